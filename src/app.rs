@@ -1,0 +1,216 @@
+//! App: wires the subsystems together, owns shutdown, and runs until a signal arrives.
+//!
+//! Start-up order: state dir → shared secret (configured, or a token generated once on loopback
+//! and kept with mode 0600) → listener → first stdout line `listening on ws://ADDR:PORT` → the
+//! accept loop, the tick timer and the signal watcher as tasks on the one `LocalExecutor`.
+//! On SIGTERM/SIGINT: stop accepting, send `shutdown` to every client, close them with 1012,
+//! wait at most `limits.shutdown_grace_ms`, flush, exit 0.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::json;
+use smol::stream::StreamExt;
+use smol::{Async, LocalExecutor, Timer};
+
+use crate::config::{Config, Secret};
+use crate::gateway::{self, Ctx};
+use crate::shutdown::Shutdown;
+
+/// Name of the generated token file inside the state dir.
+pub const TOKEN_FILE: &str = "gateway.token";
+
+/// Runs the gateway; returns the process exit code.
+pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
+    if let Err(e) = ensure_state_dir(&config.state_dir) {
+        log::error!("state dir {}: {e}", config.state_dir.display());
+        return 1;
+    }
+    let (secret, token_path) = match &config.auth.secret {
+        Some(s) => (s.clone(), None),
+        None => match load_or_create_token(&config.state_dir) {
+            Ok((s, p)) => (s, Some(p)),
+            Err(e) => {
+                log::error!(
+                    "cannot create the gateway token in {}: {e}",
+                    config.state_dir.display()
+                );
+                return 1;
+            }
+        },
+    };
+    let listener = match Async::<TcpListener>::bind(config.bind) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("cannot listen on {}: {e}", config.bind);
+            return 1;
+        }
+    };
+    let local = listener.get_ref().local_addr().unwrap_or(config.bind);
+    // Port 0 resolves here; everything after start-up reports the real address.
+    config.bind = local;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on ws://{local}");
+        let _ = out.flush();
+    }
+    log::info!(
+        "openclaw-edge {} profile={} auth={} state_dir={}",
+        env!("CARGO_PKG_VERSION"),
+        config.profile.as_str(),
+        config.auth.mode.as_str(),
+        config.state_dir.display()
+    );
+    if let Some(p) = &token_path {
+        log::info!(
+            "no gateway secret configured: using the generated token in {}",
+            p.display()
+        );
+    }
+
+    let shutdown = Shutdown::new();
+    let ctx = Rc::new(Ctx::new(
+        config,
+        secret,
+        token_path,
+        Rc::clone(&ex),
+        shutdown.clone(),
+    ));
+    let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
+    ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
+    ex.spawn(watch_signals(shutdown.clone())).detach();
+
+    shutdown.wait().await;
+    log::info!("shutting down: {}", shutdown.reason());
+    accept.await;
+    ctx.hub.broadcast(
+        "shutdown",
+        &json!({"reason": shutdown.reason()}),
+        false,
+        false,
+    );
+    ctx.hub.close_all(1012, "service restart");
+    let grace = Duration::from_millis(ctx.config.limits.shutdown_grace_ms);
+    let drained = async {
+        while !ctx.hub.is_empty() {
+            Timer::after(Duration::from_millis(10)).await;
+        }
+        true
+    };
+    let clean = smol::future::or(drained, async {
+        Timer::after(grace).await;
+        false
+    })
+    .await;
+    if !clean {
+        log::warn!(
+            "{} clients did not close within {} ms",
+            ctx.hub.len(),
+            grace.as_millis()
+        );
+    }
+    log::info!("stopped");
+    log::logger().flush();
+    0
+}
+
+/// Sends `tick {ts}` to every client every `limits.tick_interval_ms` (the only periodic timer).
+async fn tick_loop(ctx: Rc<Ctx>) {
+    let every = Duration::from_millis(ctx.config.limits.tick_interval_ms);
+    loop {
+        let fired = smol::future::or(
+            async {
+                Timer::after(every).await;
+                true
+            },
+            async {
+                ctx.shutdown.wait().await;
+                false
+            },
+        )
+        .await;
+        if !fired {
+            return;
+        }
+        ctx.hub
+            .broadcast("tick", &json!({"ts": crate::clock::now_ms()}), false, false);
+    }
+}
+
+async fn watch_signals(shutdown: Shutdown) {
+    use async_signal::{Signal, Signals};
+    let mut signals = match Signals::new([Signal::Term, Signal::Int]) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return;
+        }
+    };
+    if let Some(Ok(sig)) = signals.next().await {
+        let name = match sig {
+            Signal::Term => "SIGTERM",
+            Signal::Int => "SIGINT",
+            _ => "signal",
+        };
+        shutdown.trigger(name);
+    }
+}
+
+/// Creates the state dir with mode 0700 if missing.
+pub fn ensure_state_dir(dir: &Path) -> std::io::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Reads `<state_dir>/gateway.token`, or creates it (mode 0600, 32 random bytes, base64url).
+pub fn load_or_create_token(dir: &Path) -> std::io::Result<(Secret, PathBuf)> {
+    let path = dir.join(TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let t = text.trim();
+        if !t.is_empty() {
+            return Ok((Secret::new(t), path));
+        }
+    }
+    let token = crate::ids::base64url(&crate::ids::random_bytes::<32>());
+    let tmp = dir.join(format!("{TOKEN_FILE}.tmp"));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(token.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok((Secret::new(token), path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_created_once_with_mode_0600() {
+        let dir = std::env::temp_dir().join(format!("oce-token-{}", crate::ids::uuid_v4()));
+        ensure_state_dir(&dir).unwrap();
+        let (a, p) = load_or_create_token(&dir).unwrap();
+        let (b, _) = load_or_create_token(&dir).unwrap();
+        assert_eq!(a, b, "reused, not regenerated");
+        assert!(a.expose().len() >= 40);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dmode, 0o700);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

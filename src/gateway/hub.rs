@@ -1,0 +1,244 @@
+//! Hub: the registry of authenticated connections, presence, and event fan-out.
+//!
+//! Each `Peer` owns the sending half of its connection's bounded outbound queue. `send` never
+//! waits: a full queue marks the peer as a slow consumer and asks its connection task to close
+//! (1008), so one client that stops reading cannot stall broadcasts to the others. Event `seq` is
+//! per connection. The peer list is bounded by `limits.max_connections` through the accept permit.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use serde_json::Value;
+use smol::channel::{Receiver, Sender, TrySendError, bounded};
+
+use super::Role;
+use super::dispatch::has_scope;
+use super::frame;
+
+/// Why the runtime closes a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Close {
+    /// WebSocket close code.
+    pub code: u16,
+    /// Close reason (≤ 120 bytes, as upstream truncates).
+    pub reason: String,
+}
+
+/// One authenticated connection as seen by the rest of the runtime.
+pub struct Peer {
+    /// Unique connection id (random UUID).
+    pub conn_id: String,
+    /// `operator` or `node`.
+    pub role: Role,
+    /// Effective scopes granted at connect.
+    pub scopes: Vec<String>,
+    /// This client's presence entry.
+    pub presence: Value,
+    tx: Sender<String>,
+    kill: Sender<Close>,
+    seq: Cell<u64>,
+    slow: Cell<bool>,
+}
+
+/// The receiving ends a connection task drains.
+pub struct PeerQueues {
+    /// Outbound frames, in order.
+    pub out: Receiver<String>,
+    /// A close request (slow consumer, shutdown).
+    pub kill: Receiver<Close>,
+}
+
+impl Peer {
+    /// A peer with an outbound queue of `cap` frames.
+    pub fn new(
+        conn_id: String,
+        role: Role,
+        scopes: Vec<String>,
+        presence: Value,
+        cap: usize,
+    ) -> (Rc<Peer>, PeerQueues) {
+        let (tx, out) = bounded(cap);
+        let (kill_tx, kill) = bounded(1);
+        let peer = Rc::new(Peer {
+            conn_id,
+            role,
+            scopes,
+            presence,
+            tx,
+            kill: kill_tx,
+            seq: Cell::new(0),
+            slow: Cell::new(false),
+        });
+        (peer, PeerQueues { out, kill })
+    }
+
+    /// Queues a frame; a full queue closes the peer as a slow consumer. Returns false if dropped.
+    pub fn send(&self, text: String) -> bool {
+        match self.tx.try_send(text) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                if !self.slow.replace(true) {
+                    log::warn!(
+                        "conn {}: outbound queue full ({} frames): disconnecting slow consumer",
+                        self.conn_id,
+                        self.tx.capacity().unwrap_or(0)
+                    );
+                    self.close(1008, "slow consumer");
+                }
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues an event with this connection's next `seq`.
+    pub fn send_event(&self, name: &str, payload_json: &str, state: Option<(u64, u64)>) -> bool {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        self.send(frame::event(name, payload_json, Some(seq), state))
+    }
+
+    /// Asks the connection task to close with `code` (first request wins).
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.kill.try_send(Close {
+            code,
+            reason: reason.chars().take(120).collect(),
+        });
+    }
+
+    /// Whether this peer may receive read-scoped events.
+    fn reads(&self) -> bool {
+        self.role == Role::Operator && has_scope(&self.scopes, "operator.read")
+    }
+}
+
+/// Registry of connected peers.
+#[derive(Default)]
+pub struct Hub {
+    peers: RefCell<Vec<Rc<Peer>>>,
+    presence_version: Cell<u64>,
+    health_version: Cell<u64>,
+}
+
+impl Hub {
+    /// Registers a peer and broadcasts presence.
+    pub fn add(&self, peer: Rc<Peer>) {
+        self.peers.borrow_mut().push(peer);
+        self.presence_changed();
+    }
+
+    /// Removes a peer (by connection id) and broadcasts presence.
+    pub fn remove(&self, conn_id: &str) {
+        let before = self.peers.borrow().len();
+        self.peers.borrow_mut().retain(|p| p.conn_id != conn_id);
+        if self.peers.borrow().len() != before {
+            self.presence_changed();
+        }
+    }
+
+    /// Connected peers.
+    pub fn len(&self) -> usize {
+        self.peers.borrow().len()
+    }
+
+    /// Whether no peer is connected.
+    pub fn is_empty(&self) -> bool {
+        self.peers.borrow().is_empty()
+    }
+
+    /// `(presence, health)` state versions.
+    pub fn state_version(&self) -> (u64, u64) {
+        (self.presence_version.get(), self.health_version.get())
+    }
+
+    /// Presence entries of every connected operator and node.
+    pub fn presence(&self) -> Vec<Value> {
+        self.peers
+            .borrow()
+            .iter()
+            .map(|p| p.presence.clone())
+            .collect()
+    }
+
+    /// Sends an event to every peer (`read_scoped`: only peers holding `operator.read`).
+    pub fn broadcast(&self, name: &str, payload: &Value, read_scoped: bool, with_state: bool) {
+        let payload_json = payload.to_string();
+        let state = with_state.then(|| self.state_version());
+        // Clone the list: a send may close a peer, which must not re-enter the borrow.
+        let peers: Vec<Rc<Peer>> = self.peers.borrow().clone();
+        for p in peers {
+            if !read_scoped || p.reads() {
+                p.send_event(name, &payload_json, state);
+            }
+        }
+    }
+
+    /// Asks every peer to close.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for p in self.peers.borrow().iter() {
+            p.close(code, reason);
+        }
+    }
+
+    fn presence_changed(&self) {
+        self.presence_version.set(self.presence_version.get() + 1);
+        let payload = serde_json::json!({ "presence": self.presence() });
+        self.broadcast("presence", &payload, true, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn peer(id: &str, scopes: &[&str], cap: usize) -> (Rc<Peer>, PeerQueues) {
+        Peer::new(
+            id.into(),
+            Role::Operator,
+            scopes.iter().map(|s| s.to_string()).collect(),
+            json!({"ts": 1, "instanceId": id}),
+            cap,
+        )
+    }
+
+    #[test]
+    fn full_queue_closes_only_the_slow_peer() {
+        let hub = Hub::default();
+        let (slow, slow_q) = peer("slow", &["operator.read"], 4);
+        let (fast, fast_q) = peer("fast", &["operator.read"], 64);
+        hub.add(slow.clone());
+        hub.add(fast.clone());
+        for i in 0..20 {
+            hub.broadcast("tick", &json!({"ts": i}), false, false);
+            while fast_q.out.try_recv().is_ok() {}
+        }
+        let close = slow_q.kill.try_recv().expect("slow peer asked to close");
+        assert_eq!(close.code, 1008);
+        assert_eq!(close.reason, "slow consumer");
+        assert!(fast_q.kill.try_recv().is_err(), "fast peer untouched");
+        assert_eq!(slow_q.out.len(), 4, "queue stays at its bound");
+    }
+
+    #[test]
+    fn seq_is_per_connection_and_presence_is_read_scoped() {
+        let hub = Hub::default();
+        let (a, aq) = peer("a", &["operator.read"], 16);
+        let (n, nq) = Peer::new("n".into(), Role::Node, vec![], json!({"ts": 1}), 16);
+        hub.add(a);
+        hub.add(n);
+        hub.broadcast("tick", &json!({"ts": 5}), false, false);
+        let frames: Vec<Value> = std::iter::from_fn(|| aq.out.try_recv().ok())
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .collect();
+        let seqs: Vec<u64> = frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, vec![1, 2, 3], "presence(a), presence(n), tick");
+        let node_frames: Vec<Value> = std::iter::from_fn(|| nq.out.try_recv().ok())
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .collect();
+        assert_eq!(node_frames.len(), 1, "node gets tick, not presence");
+        assert_eq!(node_frames[0]["event"], "tick");
+        assert_eq!(node_frames[0]["seq"], 1);
+        assert_eq!(hub.state_version().0, 2);
+    }
+}

@@ -1,0 +1,15 @@
+//! openclaw-edge: a resource-minimal runtime for OpenClaw-style personal AI agents.
+//!
+//! One static binary, one executor thread, every buffer bounded. See `ARCHITECTURE.md` for the
+//! module map and how a request flows; the binary's entry point is `src/main.rs`.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod gateway;
+pub mod ids;
+pub mod pool;
+pub mod rpc;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,206 @@
+//! RpcError: every error a client can see, and its wire shape.
+//!
+//! `code()` is the one table from variants to upstream's string codes (`INVALID_REQUEST`,
+//! `FORBIDDEN`, `UNAVAILABLE`, ...); `to_json()` renders the closed `error` object of a `res` frame
+//! (`code`, `message`, optional `details`, `retryable`, `retryAfterMs`). Internal detail (paths,
+//! upstream bodies, secrets) never goes into a message; it is logged with the request id instead.
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RpcError {
+    /// The request is malformed or its params are invalid.
+    InvalidRequest(String),
+    /// The method name is not implemented here.
+    UnknownMethod(String),
+    /// The connection lacks the scope (or role) the method needs.
+    MissingScope {
+        /// The scope that is missing.
+        scope: &'static str,
+    },
+    /// A bounded resource is full; retry after `retry_after_ms`.
+    Busy {
+        /// Which bound was hit (e.g. "in-flight requests").
+        what: &'static str,
+        /// Its capacity.
+        cap: usize,
+        /// Suggested wait.
+        retry_after_ms: u64,
+    },
+    /// The handler did not finish within its deadline.
+    Timeout {
+        /// The deadline.
+        ms: u64,
+    },
+    /// The gateway is shutting down or a backend is not available.
+    Unavailable(String),
+    /// A failure inside the runtime (details are in the log).
+    Internal(String),
+}
+
+impl RpcError {
+    /// The wire `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RpcError::InvalidRequest(_) | RpcError::UnknownMethod(_) => "INVALID_REQUEST",
+            RpcError::MissingScope { .. } => "FORBIDDEN",
+            RpcError::Busy { .. }
+            | RpcError::Timeout { .. }
+            | RpcError::Unavailable(_)
+            | RpcError::Internal(_) => "UNAVAILABLE",
+        }
+    }
+
+    /// Whether a retry may succeed, and after how long.
+    pub fn retry(&self) -> Option<u64> {
+        match self {
+            RpcError::Busy { retry_after_ms, .. } => Some(*retry_after_ms),
+            RpcError::Timeout { .. } | RpcError::Unavailable(_) => Some(1000),
+            _ => None,
+        }
+    }
+
+    /// HTTP status for `POST /rpc`.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            RpcError::InvalidRequest(_) => 400,
+            RpcError::UnknownMethod(_) => 404,
+            RpcError::MissingScope { .. } => 403,
+            RpcError::Busy { .. } => 429,
+            RpcError::Timeout { .. } => 504,
+            RpcError::Unavailable(_) => 503,
+            RpcError::Internal(_) => 500,
+        }
+    }
+
+    /// The closed `error` object of a `res` frame.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"code": self.code(), "message": self.to_string()});
+        match self {
+            RpcError::MissingScope { scope } => {
+                v["details"] = json!({
+                    "code": "MISSING_SCOPE",
+                    "missingScope": scope,
+                    "requiredScopes": [scope],
+                });
+            }
+            RpcError::Busy { what, cap, .. } => {
+                v["details"] = json!({"code": "BUSY", "queue": what, "cap": cap});
+            }
+            RpcError::Timeout { ms } => {
+                v["details"] = json!({"code": "TIMEOUT", "timeoutMs": ms});
+            }
+            _ => {}
+        }
+        match self.retry() {
+            Some(ms) => {
+                v["retryable"] = json!(true);
+                v["retryAfterMs"] = json!(ms);
+            }
+            None => v["retryable"] = json!(false),
+        }
+        v
+    }
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RpcError::InvalidRequest(m) => write!(f, "{m}"),
+            RpcError::UnknownMethod(m) => write!(f, "unknown method: {m}"),
+            RpcError::MissingScope { scope } => write!(f, "missing scope: {scope}"),
+            RpcError::Busy { what, cap, .. } => write!(f, "busy: {what} at capacity ({cap})"),
+            RpcError::Timeout { ms } => write!(f, "request timed out after {ms} ms"),
+            RpcError::Unavailable(m) => write!(f, "unavailable: {m}"),
+            RpcError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+impl From<crate::pool::PoolError> for RpcError {
+    fn from(e: crate::pool::PoolError) -> Self {
+        match e {
+            crate::pool::PoolError::Busy { cap } => RpcError::Busy {
+                what: "blocking pool",
+                cap,
+                retry_after_ms: 200,
+            },
+            crate::pool::PoolError::Lost => RpcError::Internal("blocking job lost".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_table() {
+        let cases: Vec<(RpcError, &str, bool)> = vec![
+            (
+                RpcError::InvalidRequest("x".into()),
+                "INVALID_REQUEST",
+                false,
+            ),
+            (
+                RpcError::UnknownMethod("x".into()),
+                "INVALID_REQUEST",
+                false,
+            ),
+            (
+                RpcError::MissingScope {
+                    scope: "operator.read",
+                },
+                "FORBIDDEN",
+                false,
+            ),
+            (
+                RpcError::Busy {
+                    what: "q",
+                    cap: 1,
+                    retry_after_ms: 5,
+                },
+                "UNAVAILABLE",
+                true,
+            ),
+            (RpcError::Timeout { ms: 1 }, "UNAVAILABLE", true),
+            (RpcError::Unavailable("x".into()), "UNAVAILABLE", true),
+            (RpcError::Internal("x".into()), "UNAVAILABLE", false),
+        ];
+        for (e, code, retryable) in cases {
+            let j = e.to_json();
+            assert_eq!(j["code"], code, "{e:?}");
+            assert_eq!(j["retryable"], retryable, "{e:?}");
+            let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
+            for k in keys {
+                assert!(
+                    ["code", "message", "details", "retryable", "retryAfterMs"]
+                        .contains(&k.as_str()),
+                    "error object is closed upstream: {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn missing_scope_matches_upstream_shape() {
+        let j = RpcError::MissingScope {
+            scope: "operator.write",
+        }
+        .to_json();
+        assert_eq!(j["message"], "missing scope: operator.write");
+        assert_eq!(j["details"]["code"], "MISSING_SCOPE");
+        assert_eq!(j["details"]["requiredScopes"][0], "operator.write");
+    }
+
+    #[test]
+    fn unknown_method_message_matches_upstream() {
+        let e = RpcError::UnknownMethod("no.such".into());
+        assert_eq!(e.to_string(), "unknown method: no.such");
+    }
+}

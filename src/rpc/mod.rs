@@ -1,0 +1,7 @@
+//! RPC handlers, one file per method family, plus the error type every handler returns.
+//!
+//! Handlers take the shared `gateway::Ctx` and typed or checked params and return a JSON payload
+//! or an `RpcError`. They never block: file reads and other blocking work go through `ctx.pool`.
+
+pub mod error;
+pub mod system;

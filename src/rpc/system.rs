@@ -1,0 +1,213 @@
+//! System methods: `health`, `status`, `logs.tail`, `config.get` (and the `config.schema` shape).
+//!
+//! Everything reported is measured or configured, never invented: there are no sessions, agents
+//! runs or channels yet, so their counts are zero and their lists empty, and `status` says which
+//! subsystems are not built yet instead of pretending they are up.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::clock::now_ms;
+use crate::config::{Config, Overrides};
+use crate::gateway::Ctx;
+use crate::ids;
+use crate::rpc::error::RpcError;
+use crate::telemetry;
+
+/// The health summary (upstream shape; every key is one the protocol schema allows).
+pub fn health(ctx: &Ctx, _probe: bool) -> Value {
+    let start = std::time::Instant::now();
+    let sessions_path = ctx.config.state_dir.join("sessions").display().to_string();
+    let sessions = json!({"path": sessions_path, "count": 0, "recent": []});
+    json!({
+        "ok": true,
+        "ts": now_ms(),
+        "durationMs": start.elapsed().as_millis() as u64,
+        "channels": {},
+        "channelOrder": [],
+        "channelLabels": {},
+        "heartbeatSeconds": 0,
+        "defaultAgentId": "main",
+        "agents": [{
+            "agentId": "main",
+            "isDefault": true,
+            "heartbeat": {
+                "enabled": false,
+                "every": "disabled",
+                "everyMs": null,
+                "prompt": "",
+                "target": "none",
+                "ackMaxChars": 0
+            },
+            "sessions": sessions.clone(),
+        }],
+        "sessions": sessions,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StatusParams {
+    include_channel_summary: Option<bool>,
+    include_cli_projection: Option<bool>,
+}
+
+/// Runtime status: the upstream fields the CLI reads plus this gateway's own counters.
+pub fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
+    let p: StatusParams = parse_params("status", params)?;
+    let _ = (p.include_channel_summary, p.include_cli_projection);
+    let (rss, hwm) = telemetry::memory();
+    let l = &ctx.config.limits;
+    Ok(json!({
+        "runtimeVersion": env!("CARGO_PKG_VERSION"),
+        "heartbeat": {"defaultAgentId": "main", "agents": []},
+        "sessions": {
+            "paths": [ctx.config.state_dir.join("sessions").display().to_string()],
+            "count": 0,
+            "defaults": {"model": null, "contextTokens": null},
+            "recent": [],
+            "byAgent": []
+        },
+        "channelSummary": [],
+        "queuedSystemEvents": [],
+        "gateway": {
+            "bind": ctx.config.bind.to_string(),
+            "profile": ctx.config.profile.as_str(),
+            "protocol": crate::gateway::PROTOCOL_VERSION,
+            "bootId": ctx.boot_id,
+            "uptimeMs": ctx.uptime_ms(),
+            "authMode": ctx.config.auth.mode.as_str(),
+            "connections": {"open": ctx.open.get(), "authenticated": ctx.hub.len(), "max": l.max_connections},
+            "accepted": ctx.stats.accepted.get(),
+            "refusedAtCap": ctx.stats.refused_at_cap.get(),
+            "requests": ctx.stats.requests.get(),
+            "shed": ctx.stats.shed.get(),
+            "blockingPool": {"threads": ctx.pool.threads(), "maxThreads": l.blocking_threads, "queue": l.blocking_queue},
+        },
+        "memory": {"rssBytes": rss, "hwmBytes": hwm},
+        "subsystems": {
+            "gateway": "running",
+            "scheduler": "not implemented",
+            "providers": "not implemented",
+            "defender": "not implemented",
+            "telegram": "not implemented",
+            "memory": "not implemented",
+            "mesh": "not implemented",
+        },
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TailParams {
+    cursor: Option<u64>,
+    limit: Option<usize>,
+    max_bytes: Option<usize>,
+}
+
+/// Most lines one `logs.tail` call returns.
+pub const LOGS_TAIL_MAX_LIMIT: usize = 1000;
+/// Most bytes one `logs.tail` call returns.
+pub const LOGS_TAIL_MAX_BYTES: usize = 128 * 1024;
+
+/// `logs.tail`: a page of the in-memory log ring.
+pub fn logs_tail(params: Option<Value>) -> Result<Value, RpcError> {
+    let p: TailParams = parse_params("logs.tail", params)?;
+    let limit = p.limit.unwrap_or(100).clamp(1, LOGS_TAIL_MAX_LIMIT);
+    let max_bytes = p
+        .max_bytes
+        .unwrap_or(LOGS_TAIL_MAX_BYTES)
+        .clamp(1, LOGS_TAIL_MAX_BYTES);
+    let t = telemetry::tail(p.cursor, limit, max_bytes);
+    Ok(json!({
+        "file": "memory:log-ring",
+        "cursor": t.cursor,
+        "size": t.size,
+        "lines": t.lines,
+        "truncated": t.truncated,
+        "reset": t.reset,
+    }))
+}
+
+/// `config.get`: the file as it is on disk now (re-validated, secrets masked) and the config in
+/// force. The file read runs on the blocking pool.
+pub async fn config_get(ctx: &Ctx) -> Result<Value, RpcError> {
+    let path = ctx.config.path.clone();
+    let on_disk = match path.clone() {
+        None => None,
+        Some(p) => Some(ctx.pool.run(move || std::fs::read_to_string(p)).await?),
+    };
+    let effective = ctx.config.to_public_json();
+    let applied_hash = ctx.config.raw.as_deref().map(sha256_hex);
+    let (exists, raw, hash, valid, issues) = match on_disk {
+        None => (false, None, None, true, Vec::new()),
+        Some(Err(e)) => (
+            false,
+            None,
+            None,
+            false,
+            vec![format!("cannot read config: {e}")],
+        ),
+        Some(Ok(text)) => {
+            let check = Config::from_parts(
+                path.clone(),
+                Some(text.clone()),
+                &text,
+                "config",
+                &Overrides::default(),
+                &|k| std::env::var(k).ok(),
+            );
+            let issues = match &check {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![e.to_string()],
+            };
+            let masked = Config {
+                raw: Some(text.clone()),
+                ..ctx.config.clone()
+            }
+            .masked_raw();
+            (true, masked, Some(sha256_hex(&text)), check.is_ok(), issues)
+        }
+    };
+    Ok(json!({
+        "path": path.map(|p| p.display().to_string()).unwrap_or_else(|| "(embedded default)".into()),
+        "exists": exists,
+        "valid": valid,
+        "issues": issues,
+        "raw": raw,
+        "config": effective,
+        "runtimeConfig": effective,
+        "hash": hash,
+        "appliedConfigHash": applied_hash,
+    }))
+}
+
+fn sha256_hex(s: &str) -> String {
+    ids::hex(&Sha256::digest(s.as_bytes()))
+}
+
+/// Deserializes optional params into `T` (closed object); `None`/`null` gives the default.
+pub fn parse_params<T: for<'de> Deserialize<'de> + Default>(
+    method: &str,
+    params: Option<Value>,
+) -> Result<T, RpcError> {
+    match params {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| RpcError::InvalidRequest(format!("invalid {method} params: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_tail_rejects_unknown_params() {
+        let e = logs_tail(Some(json!({"lines": 3}))).unwrap_err();
+        assert!(e.to_string().contains("invalid logs.tail params"), "{e}");
+        let ok = logs_tail(Some(json!({"limit": 5, "cursor": 0}))).unwrap();
+        assert!(ok["lines"].is_array());
+    }
+}
