@@ -82,6 +82,7 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
     ));
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
     ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
+    ex.spawn(presence_loop(Rc::clone(&ctx))).detach();
     ex.spawn(watch_signals(shutdown.clone())).detach();
 
     shutdown.wait().await;
@@ -140,6 +141,31 @@ async fn tick_loop(ctx: Rc<Ctx>) {
             .broadcast("tick", &json!({"ts": crate::clock::now_ms()}), false, false);
     }
 }
+
+/// Broadcasts presence after changes, at most once per `PRESENCE_COALESCE_MS`.
+async fn presence_loop(ctx: Rc<Ctx>) {
+    loop {
+        let woke = smol::future::or(
+            async {
+                ctx.hub.presence_wanted().await;
+                true
+            },
+            async {
+                ctx.shutdown.wait().await;
+                false
+            },
+        )
+        .await;
+        if !woke {
+            return;
+        }
+        Timer::after(Duration::from_millis(PRESENCE_COALESCE_MS)).await;
+        ctx.hub.broadcast_presence();
+    }
+}
+
+/// Presence changes within this window go out as one broadcast.
+pub const PRESENCE_COALESCE_MS: u64 = 100;
 
 async fn watch_signals(shutdown: Shutdown) {
     use async_signal::{Signal, Signals};

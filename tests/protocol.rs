@@ -386,15 +386,23 @@ fn ticks_arrive_on_schedule() {
 fn presence_is_broadcast_on_connect_and_disconnect() {
     let gw = Gateway::start(EMPTY);
     let mut watcher = gw.client(&["operator.read"]);
-    assert_eq!(watcher.ws.next_json()["event"], "presence");
+    // Changes are coalesced, so wait for the list that shows the state we expect.
+    let mut presence_len = |c: &mut common::Client, want: usize| {
+        for _ in 0..20 {
+            let ev = c.ws.next_json();
+            if ev["event"] == "presence"
+                && ev["payload"]["presence"].as_array().unwrap().len() == want
+            {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(presence_len(&mut watcher, 1));
     let other = gw.client(&["operator.read"]);
-    let ev = watcher.ws.next_json();
-    assert_eq!(ev["event"], "presence");
-    assert_eq!(ev["payload"]["presence"].as_array().unwrap().len(), 2);
+    assert!(presence_len(&mut watcher, 2));
     drop(other);
-    let ev = watcher.ws.next_json();
-    assert_eq!(ev["event"], "presence");
-    assert_eq!(ev["payload"]["presence"].as_array().unwrap().len(), 1);
+    assert!(presence_len(&mut watcher, 1));
 }
 
 #[test]

@@ -108,7 +108,7 @@ pub fn ws_config(ctx: &Ctx) -> WebSocketConfig {
 
 enum Step {
     Kill(Option<Close>),
-    Out(Option<String>),
+    Out(Option<super::hub::Out>),
     In(Option<Result<Message, WsError>>),
 }
 
@@ -131,8 +131,8 @@ async fn session(ctx: &Rc<Ctx>, peer: &Rc<Peer>, q: PeerQueues, tx: &mut WsTx, r
                 });
                 // Deliver what is already queued (e.g. the shutdown event), then close.
                 if close.code != 1008 {
-                    while let Ok(text) = q.out.try_recv() {
-                        if !send_text(tx, text, wt).await {
+                    while let Ok(out) = q.out.try_recv() {
+                        if !send_text(tx, out.render(), wt).await {
                             break;
                         }
                     }
@@ -146,8 +146,8 @@ async fn session(ctx: &Rc<Ctx>, peer: &Rc<Peer>, q: PeerQueues, tx: &mut WsTx, r
                 send_close(tx, &close, wt.min(Duration::from_millis(500))).await;
                 return;
             }
-            Step::Out(Some(text)) => {
-                let write = async { Ok(send_text(tx, text, wt).await) };
+            Step::Out(Some(out)) => {
+                let write = async { Ok(send_text(tx, out.render(), wt).await) };
                 let killed = async { Err(q.kill.recv().await.ok()) };
                 match smol::future::or(write, killed).await {
                     Ok(true) => {}

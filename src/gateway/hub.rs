@@ -4,12 +4,51 @@
 //! waits: a full queue marks the peer as a slow consumer and asks its connection task to close
 //! (1008), so one client that stops reading cannot stall broadcasts to the others. Event `seq` is
 //! per connection. The peer list is bounded by `limits.max_connections` through the accept permit.
+//!
+//! A broadcast serializes its payload once into an `Rc<str>` shared by every queue; the frame
+//! text is assembled when the connection task writes it. `presence` is droppable, as upstream:
+//! a peer whose queue is half full skips it instead of being disconnected, and presence changes
+//! are coalesced (`Hub::presence_wanted` wakes one broadcaster task) so a burst of connects costs
+//! a few broadcasts, not one per connect to every peer.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde_json::Value;
 use smol::channel::{Receiver, Sender, TrySendError, bounded};
+
+/// A frame waiting in a peer's outbound queue.
+#[derive(Debug)]
+pub enum Out {
+    /// A ready frame (responses).
+    Text(String),
+    /// An event whose payload is shared with other peers.
+    Event {
+        /// Event name.
+        name: &'static str,
+        /// Serialized payload, shared.
+        payload: Rc<str>,
+        /// This connection's sequence number.
+        seq: u64,
+        /// `stateVersion`, for presence and health.
+        state: Option<(u64, u64)>,
+    },
+}
+
+impl Out {
+    /// The frame text.
+    pub fn render(self) -> String {
+        match self {
+            Out::Text(s) => s,
+            Out::Event {
+                name,
+                payload,
+                seq,
+                state,
+            } => frame::event(name, &payload, Some(seq), state),
+        }
+    }
+}
 
 use super::Role;
 use super::dispatch::has_scope;
@@ -34,7 +73,7 @@ pub struct Peer {
     pub scopes: Vec<String>,
     /// This client's presence entry.
     pub presence: Value,
-    tx: Sender<String>,
+    tx: Sender<Out>,
     kill: Sender<Close>,
     seq: Cell<u64>,
     slow: Cell<bool>,
@@ -43,7 +82,7 @@ pub struct Peer {
 /// The receiving ends a connection task drains.
 pub struct PeerQueues {
     /// Outbound frames, in order.
-    pub out: Receiver<String>,
+    pub out: Receiver<Out>,
     /// A close request (slow consumer, shutdown).
     pub kill: Receiver<Close>,
 }
@@ -72,9 +111,13 @@ impl Peer {
         (peer, PeerQueues { out, kill })
     }
 
-    /// Queues a frame; a full queue closes the peer as a slow consumer. Returns false if dropped.
+    /// Queues a response frame; a full queue closes the peer as a slow consumer.
     pub fn send(&self, text: String) -> bool {
-        match self.tx.try_send(text) {
+        self.queue(Out::Text(text))
+    }
+
+    fn queue(&self, out: Out) -> bool {
+        match self.tx.try_send(out) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 if !self.slow.replace(true) {
@@ -91,11 +134,26 @@ impl Peer {
         }
     }
 
-    /// Queues an event with this connection's next `seq`.
-    pub fn send_event(&self, name: &str, payload_json: &str, state: Option<(u64, u64)>) -> bool {
+    /// Queues an event with this connection's next `seq`. A droppable event is skipped (and
+    /// takes no `seq`) while the queue is at least half full.
+    pub fn send_event(
+        &self,
+        name: &'static str,
+        payload: &Rc<str>,
+        state: Option<(u64, u64)>,
+        droppable: bool,
+    ) -> bool {
+        if droppable && self.tx.len() * 2 >= self.tx.capacity().unwrap_or(usize::MAX) {
+            return false;
+        }
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
-        self.send(frame::event(name, payload_json, Some(seq), state))
+        self.queue(Out::Event {
+            name,
+            payload: Rc::clone(payload),
+            seq,
+            state,
+        })
     }
 
     /// Asks the connection task to close with `code` (first request wins).
@@ -113,21 +171,36 @@ impl Peer {
 }
 
 /// Registry of connected peers.
-#[derive(Default)]
 pub struct Hub {
     peers: RefCell<Vec<Rc<Peer>>>,
     presence_version: Cell<u64>,
     health_version: Cell<u64>,
+    presence_tx: Sender<()>,
+    presence_rx: Receiver<()>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        // Capacity 1: any number of changes before the broadcaster runs coalesce into one.
+        let (presence_tx, presence_rx) = bounded(1);
+        Hub {
+            peers: RefCell::new(Vec::new()),
+            presence_version: Cell::new(0),
+            health_version: Cell::new(0),
+            presence_tx,
+            presence_rx,
+        }
+    }
 }
 
 impl Hub {
-    /// Registers a peer and broadcasts presence.
+    /// Registers a peer; presence is broadcast by the presence task.
     pub fn add(&self, peer: Rc<Peer>) {
         self.peers.borrow_mut().push(peer);
         self.presence_changed();
     }
 
-    /// Removes a peer (by connection id) and broadcasts presence.
+    /// Removes a peer (by connection id); presence is broadcast by the presence task.
     pub fn remove(&self, conn_id: &str) {
         let before = self.peers.borrow().len();
         self.peers.borrow_mut().retain(|p| p.conn_id != conn_id);
@@ -161,16 +234,44 @@ impl Hub {
     }
 
     /// Sends an event to every peer (`read_scoped`: only peers holding `operator.read`).
-    pub fn broadcast(&self, name: &str, payload: &Value, read_scoped: bool, with_state: bool) {
-        let payload_json = payload.to_string();
+    pub fn broadcast(
+        &self,
+        name: &'static str,
+        payload: &Value,
+        read_scoped: bool,
+        with_state: bool,
+    ) {
+        self.fan_out(name, payload, read_scoped, with_state, false);
+    }
+
+    fn fan_out(
+        &self,
+        name: &'static str,
+        payload: &Value,
+        read_scoped: bool,
+        with_state: bool,
+        droppable: bool,
+    ) {
+        let payload: Rc<str> = Rc::from(payload.to_string());
         let state = with_state.then(|| self.state_version());
         // Clone the list: a send may close a peer, which must not re-enter the borrow.
         let peers: Vec<Rc<Peer>> = self.peers.borrow().clone();
         for p in peers {
             if !read_scoped || p.reads() {
-                p.send_event(name, &payload_json, state);
+                p.send_event(name, &payload, state, droppable);
             }
         }
+    }
+
+    /// Completes when presence changed since the last `broadcast_presence`.
+    pub async fn presence_wanted(&self) {
+        let _ = self.presence_rx.recv().await;
+    }
+
+    /// Broadcasts the current presence list (droppable, read-scoped, with `stateVersion`).
+    pub fn broadcast_presence(&self) {
+        let payload = serde_json::json!({ "presence": self.presence() });
+        self.fan_out("presence", &payload, true, true, true);
     }
 
     /// Asks every peer to close.
@@ -182,8 +283,7 @@ impl Hub {
 
     fn presence_changed(&self) {
         self.presence_version.set(self.presence_version.get() + 1);
-        let payload = serde_json::json!({ "presence": self.presence() });
-        self.broadcast("presence", &payload, true, true);
+        let _ = self.presence_tx.try_send(());
     }
 }
 
@@ -209,9 +309,12 @@ mod tests {
         let (fast, fast_q) = peer("fast", &["operator.read"], 64);
         hub.add(slow.clone());
         hub.add(fast.clone());
+        hub.broadcast_presence();
         for i in 0..20 {
             hub.broadcast("tick", &json!({"ts": i}), false, false);
             while fast_q.out.try_recv().is_ok() {}
+            // Droppable presence never pushes a peer over the edge.
+            hub.broadcast_presence();
         }
         let close = slow_q.kill.try_recv().expect("slow peer asked to close");
         assert_eq!(close.code, 1008);
@@ -226,19 +329,32 @@ mod tests {
         let (a, aq) = peer("a", &["operator.read"], 16);
         let (n, nq) = Peer::new("n".into(), Role::Node, vec![], json!({"ts": 1}), 16);
         hub.add(a);
+        hub.broadcast_presence();
         hub.add(n);
+        hub.broadcast_presence();
         hub.broadcast("tick", &json!({"ts": 5}), false, false);
         let frames: Vec<Value> = std::iter::from_fn(|| aq.out.try_recv().ok())
-            .map(|s| serde_json::from_str(&s).unwrap())
+            .map(|o| serde_json::from_str(&o.render()).unwrap())
             .collect();
         let seqs: Vec<u64> = frames.iter().map(|f| f["seq"].as_u64().unwrap()).collect();
         assert_eq!(seqs, vec![1, 2, 3], "presence(a), presence(n), tick");
         let node_frames: Vec<Value> = std::iter::from_fn(|| nq.out.try_recv().ok())
-            .map(|s| serde_json::from_str(&s).unwrap())
+            .map(|o| serde_json::from_str(&o.render()).unwrap())
             .collect();
         assert_eq!(node_frames.len(), 1, "node gets tick, not presence");
         assert_eq!(node_frames[0]["event"], "tick");
         assert_eq!(node_frames[0]["seq"], 1);
         assert_eq!(hub.state_version().0, 2);
+    }
+
+    #[test]
+    fn presence_changes_coalesce_into_one_wakeup() {
+        let hub = Hub::default();
+        for i in 0..10 {
+            let (p, _q) = peer(&format!("p{i}"), &["operator.read"], 4);
+            hub.add(p);
+        }
+        assert_eq!(hub.presence_rx.len(), 1, "ten changes, one pending wakeup");
+        assert_eq!(hub.state_version().0, 10);
     }
 }
