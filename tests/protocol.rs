@@ -387,7 +387,7 @@ fn presence_is_broadcast_on_connect_and_disconnect() {
     let gw = Gateway::start(EMPTY);
     let mut watcher = gw.client(&["operator.read"]);
     // Changes are coalesced, so wait for the list that shows the state we expect.
-    let mut presence_len = |c: &mut common::Client, want: usize| {
+    let presence_len = |c: &mut common::Client, want: usize| {
         for _ in 0..20 {
             let ev = c.ws.next_json();
             if ev["event"] == "presence"
