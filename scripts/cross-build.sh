@@ -36,7 +36,7 @@ log() { printf 'cross-build: %s\n' "$*"; }
 die() { printf 'cross-build: ERROR: %s\n' "$*" >&2; exit 1; }
 
 case "${1:-}" in
-  -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
 esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,7 +58,9 @@ if [ "$(id -u)" != 0 ]; then command -v sudo >/dev/null 2>&1 && SUDO=sudo; fi
 # ---------------------------------------------------------------- 1. Debian packages
 apt_ensure() {
   local missing=() p
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
+  done
   [ "${#missing[@]}" -eq 0 ] && return 0
   [ "$CROSS_NO_INSTALL" = 1 ] && die "missing Debian packages: ${missing[*]} (CROSS_NO_INSTALL=1)"
   command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get: install them by hand"
@@ -74,7 +76,8 @@ if ! python3 -m pip --version >/dev/null 2>&1; then apt_ensure python3-pip; fi
 python3 -m pip --version >/dev/null 2>&1 || die "python3 -m pip does not work"
 
 # ---------------------------------------------------------------- 2. zig + cargo-zigbuild (PyPI)
-pip_has() { python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+# (capture first: `pip show | grep -q` can fail under pipefail when grep exits early -> SIGPIPE)
+pip_has() { local out; out=$(python3 -m pip show "$1" 2>/dev/null) || return 1; grep -qx "Version: $2" <<<"$out"; }
 pip_install() {
   [ "$CROSS_NO_INSTALL" = 1 ] && die "pip package $1 missing (CROSS_NO_INSTALL=1)"
   log "pip: installing $1"
@@ -93,7 +96,9 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1; then
   cands+=("$(python3 -m site --user-base 2>/dev/null || true)/bin")
   loc=$(python3 -m pip show -f cargo-zigbuild 2>/dev/null | sed -n 's/^Location: //p')
   while read -r f; do
-    [ -n "$f" ] && [ -n "$loc" ] && cands+=("$(cd "$loc" && cd "$(dirname "$f")" 2>/dev/null && pwd || true)")
+    if [ -n "$f" ] && [ -n "$loc" ] && d=$(cd "$loc" && cd "$(dirname "$f")" 2>/dev/null && pwd); then
+      cands+=("$d")
+    fi
   done < <(python3 -m pip show -f cargo-zigbuild 2>/dev/null | sed -n 's#^ *\(.*bin/cargo-zigbuild\)$#\1#p')
   for d in "${cands[@]}"; do
     if [ -n "$d" ] && [ -x "$d/cargo-zigbuild" ]; then
@@ -128,7 +133,7 @@ for t in "${TARGETS[@]}"; do
 done
 need_src=0
 for t in "${TARGETS[@]}"; do [ "${BUILD_STD[$t]}" = 1 ] && need_src=1; done
-if [ "$need_src" = 1 ] && ! rustup component list --installed | grep -q '^rust-src'; then
+if [ "$need_src" = 1 ] && ! grep -q '^rust-src' <<<"$(rustup component list --installed)"; then
   [ "$CROSS_NO_INSTALL" = 1 ] && die "rust-src missing (CROSS_NO_INSTALL=1)"
   log "rustup: adding rust-src (for -Zbuild-std)"
   RUST_BACKTRACE=0 rustup component add rust-src >/dev/null || die "rustup component add rust-src failed"
@@ -151,7 +156,7 @@ for t in "${TARGETS[@]}"; do
   cmd=(cargo zigbuild --release --target "$t" "${extra[@]}")
   envs=()
   if [ "${BUILD_STD[$t]}" = 1 ]; then
-    cmd+=(-Zbuild-std=std,panic_abort)
+    cmd+=("-Zbuild-std=std,panic_abort")
     envs+=(RUSTC_BOOTSTRAP=1)  # unlocks -Zbuild-std on the stable toolchain
     # std from source has no self-contained CRT objects; zig provides musl's (see .cargo/config.toml).
     if [ -n "${RUSTFLAGS:-}" ]; then
