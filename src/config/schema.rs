@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::{DEFAULT_BIND, Limits, OPERATOR_SCOPES};
 
-/// The `config.schema` result: `{schema, uiHints, version, generatedAt}`.
+/// The `config.schema` result: `{schema, uiHints, version, generatedAt}` (`generatedAt` is an
+/// RFC 3339 string, as upstream's `ConfigSchemaResponse` requires).
 pub fn config_schema(now_ms: u64) -> Value {
     let defaults = serde_json::to_value(Limits::default()).expect("Limits serializes to JSON");
     let mut limit_props = serde_json::Map::new();
@@ -55,7 +56,7 @@ pub fn config_schema(now_ms: u64) -> Value {
             "gateway.auth.password": {"sensitive": true}
         },
         "version": env!("CARGO_PKG_VERSION"),
-        "generatedAt": now_ms,
+        "generatedAt": crate::clock::rfc3339(now_ms),
     })
 }
 
