@@ -1,2 +1,1787 @@
-//! Placeholder replaced below.
-fn main() {}
+//! Gateway benchmark: starts `openclaw-edge run` on loopback and measures what the issue asks for.
+//!
+//! Binary size, exec → `listening` and exec → first `hello-ok`, idle RSS / Pss_Anon / threads /
+//! wakeups (context switches 5–35 s after exec), RSS and VmHWM with 50 and 200 authenticated idle
+//! connections, `health` round trips (10,000 on one connection; 20 connections × 500), VmHWM
+//! after all that, and (when `bench/run.sh --build-ram` measured it) the peak RAM of a clean
+//! release build. Prints a Markdown table, each figure next to its target and the reference
+//! runtime, then one `BENCH_JSON {...}` line.
+//!
+//! Usage: `bench/run.sh` (builds the static binary first), or
+//! `cargo bench --bench gateway -- --bin PATH [--quick] [--config F] [--startup-runs N]
+//! [--bin-note TEXT] [--build-ram-file F] [--json-out F] [--keep]`. See `bench/README.md`.
+//!
+//! Everything is bounded: every loop has a count and a deadline, sockets have read/write
+//! timeouts, the server is stopped with SIGTERM (SIGKILL after 5 s) and its temp dir removed.
+
+#![recursion_limit = "256"]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+type R<T> = Result<T, String>;
+
+/// Shared token given to the server through the environment (loopback only, per run).
+const TOKEN_ENV: &str = "OPENCLAW_EDGE_GATEWAY_TOKEN";
+const IDLE_SMALL: usize = 50;
+const IDLE_LARGE: usize = 200;
+const SEQ_CALLS: usize = 10_000;
+const CONC_CONNS: usize = 20;
+const CONC_CALLS: usize = 500;
+/// Wakeup window starts this long after exec (start-up work and the first idle reaping done).
+const IDLE_FROM: Duration = Duration::from_secs(5);
+
+// Targets (edge profile, x86_64 static build).
+const T_IDLE_RSS_KIB: u64 = 3584; // 3.5 MiB
+const T_THREADS: u64 = 2;
+const T_WAKEUPS: f64 = 1.0;
+const T_HWM_KIB: u64 = 6144; // 6 MiB
+const T_READY_MS: f64 = 20.0;
+const T_BIN_BYTES: u64 = 4 * 1024 * 1024;
+
+// Reference runtime this replaces.
+const REF_IDLE: &str = "17 MiB";
+const REF_PEAK: &str = "46 MiB";
+const REF_PER_CONN: &str = "~53 KiB";
+const REF_LISTEN: &str = "95 ms";
+const REF_BIN: &str = "31 MB";
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(&raw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gateway bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if args.help {
+        println!("{}", USAGE);
+        return;
+    }
+    // `cargo test --benches` / `--all-targets` runs this without `--bench`: do nothing there.
+    if !args.bench_flag && args.bin.is_none() {
+        println!("gateway bench: skipped (run bench/run.sh or `cargo bench --bench gateway`)");
+        return;
+    }
+    match run(&args) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("gateway bench: FAILED: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+const USAGE: &str = "usage: gateway [--bin PATH] [--quick] [--config F] [--startup-runs N] \
+[--bin-note TEXT] [--build-ram-file F] [--json-out F] [--keep]";
+
+#[derive(Default)]
+struct Args {
+    bench_flag: bool,
+    help: bool,
+    bin: Option<PathBuf>,
+    config: Option<PathBuf>,
+    quick: bool,
+    startup_runs: Option<usize>,
+    bin_note: Option<String>,
+    build_ram_file: Option<PathBuf>,
+    json_out: Option<PathBuf>,
+    keep: bool,
+}
+
+impl Args {
+    fn parse(raw: &[String]) -> R<Args> {
+        let mut a = Args::default();
+        let mut it = raw.iter();
+        while let Some(s) = it.next() {
+            let mut val = |name: &str| -> R<String> {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match s.as_str() {
+                "--bench" => a.bench_flag = true,
+                "-h" | "--help" => a.help = true,
+                "--quick" => a.quick = true,
+                "--keep" => a.keep = true,
+                "--bin" => a.bin = Some(val("--bin")?.into()),
+                "--config" => a.config = Some(val("--config")?.into()),
+                "--bin-note" => a.bin_note = Some(val("--bin-note")?),
+                "--build-ram-file" => a.build_ram_file = Some(val("--build-ram-file")?.into()),
+                "--json-out" => a.json_out = Some(val("--json-out")?.into()),
+                "--startup-runs" => {
+                    let n: usize = val("--startup-runs")?
+                        .parse()
+                        .map_err(|_| "--startup-runs needs a number".to_string())?;
+                    a.startup_runs = Some(n.clamp(0, 50));
+                }
+                // libtest-style flags cargo may pass; a filter word is ignored too.
+                "--nocapture" | "--exact" | "--ignored" | "--include-ignored" | "-q" => {}
+                other if other.starts_with("--") => {
+                    return Err(format!("unknown flag {other}\n{USAGE}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(a)
+    }
+}
+
+// ------------------------------------------------------------------------------------------ run
+
+fn run(a: &Args) -> R<()> {
+    let bin = match &a.bin {
+        Some(b) => b.clone(),
+        None => default_bin()?,
+    };
+    let bin = std::fs::canonicalize(&bin).map_err(|e| format!("binary {}: {e}", bin.display()))?;
+    let idle_to = if a.quick {
+        Duration::from_secs(15)
+    } else {
+        Duration::from_secs(35)
+    };
+    let startup_runs = a.startup_runs.unwrap_or(if a.quick { 3 } else { 5 });
+
+    let date = utc_now();
+    let machine = machine_info();
+    let load_start = read_trim("/proc/loadavg");
+    let elf = elf_info(&bin)?;
+    let version = Command::new(&bin)
+        .arg("version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let git = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "describe",
+            "--always",
+            "--dirty",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let build_ram = match &a.build_ram_file {
+        Some(f) => parse_build_ram(f)?,
+        None => Vec::new(),
+    };
+    let clk_tck = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(100);
+
+    let root = std::env::temp_dir().join(format!(
+        "openclaw-edge-bench-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&root).map_err(|e| format!("temp dir {}: {e}", root.display()))?;
+    let token = make_token();
+    eprintln!(
+        "gateway bench: binary {} ({} bytes), temp dir {}",
+        bin.display(),
+        elf.size,
+        root.display()
+    );
+
+    let res = measure(a, &bin, &root, &token, idle_to, startup_runs, clk_tck);
+    if a.keep {
+        eprintln!("gateway bench: kept {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    let m = res?;
+    let load_end = read_trim("/proc/loadavg");
+
+    let ctx = Report {
+        date,
+        machine,
+        load_start,
+        load_end,
+        bin: bin.display().to_string(),
+        bin_note: a.bin_note.clone(),
+        elf,
+        version,
+        git,
+        config: a.config.as_ref().map(|c| c.display().to_string()),
+        quick: a.quick,
+        idle_to,
+        build_ram,
+        m,
+    };
+    let (table, j) = ctx.render();
+    println!("{table}");
+    let line = serde_json::to_string(&j).unwrap_or_default();
+    println!("BENCH_JSON {line}");
+    if let Some(p) = &a.json_out {
+        std::fs::write(p, format!("{line}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn default_bin() -> R<PathBuf> {
+    // This executable is TARGET_DIR/release/deps/gateway-HASH: look next to it.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cands = Vec::new();
+    if let Some(tgt) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+        cands.push(tgt.join("x86_64-unknown-linux-musl/release/openclaw-edge"));
+        cands.push(tgt.join("release/openclaw-edge"));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cands.push(root.join("target/x86_64-unknown-linux-musl/release/openclaw-edge"));
+    cands.push(root.join("target/release/openclaw-edge"));
+    cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!("no binary found (tried {cands:?}); pass --bin PATH or use bench/run.sh")
+    })
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Mem {
+    rss: u64,
+    hwm: u64,
+    rss_anon: u64,
+    pss_anon: u64,
+    threads: u64,
+}
+
+#[derive(Debug)]
+struct Startup {
+    listen: Duration,
+    ready: Duration,
+    attempts: u32,
+}
+
+#[derive(Debug)]
+struct Stop {
+    code: Option<i32>,
+    how: String,
+    took: Duration,
+}
+
+#[derive(Debug)]
+struct Lat {
+    calls: usize,
+    wall: Duration,
+    p50: u64,
+    p99: u64,
+    max: u64,
+    /// Calls that took 10 ms or more.
+    slow: usize,
+}
+
+#[derive(Debug)]
+struct Measured {
+    startups: Vec<Startup>,
+    trial_stops: Vec<Stop>,
+    idle: Mem,
+    idle_window: Duration,
+    ctx_switches: u64,
+    max_threads_window: u64,
+    idle_cpu_ms: u64,
+    m50: Mem,
+    m200: Mem,
+    alive_after_seq: usize,
+    seq: Lat,
+    seq_mem: Mem,
+    conc: Lat,
+    conc_mem: Mem,
+    alive_after_conc: usize,
+    ev_idle: Ev,
+    ev_calls: Ev,
+    closed_mem: Mem,
+    cycle2_open: Mem,
+    cycle2_closed: Mem,
+    stop: Stop,
+    log_warn: usize,
+    log_err: usize,
+}
+
+fn measure(
+    a: &Args,
+    bin: &Path,
+    root: &Path,
+    token: &str,
+    idle_to: Duration,
+    startup_runs: usize,
+    clk_tck: u64,
+) -> R<Measured> {
+    // 1. Start-up trials: exec → listening line → first hello-ok, then SIGTERM.
+    let mut startups = Vec::new();
+    let mut trial_stops = Vec::new();
+    for i in 0..startup_runs {
+        let mut s = Server::start(
+            bin,
+            a.config.as_deref(),
+            &root.join(format!("trial-{i}")),
+            token,
+        )?;
+        let (st, conn) = s.wait_ready(token)?;
+        drop(conn);
+        startups.push(st);
+        trial_stops.push(s.stop()?);
+    }
+
+    // 2. The main run.
+    let mut s = Server::start(bin, a.config.as_deref(), &root.join("main"), token)?;
+    let (st, conn) = s.wait_ready(token)?;
+    drop(conn);
+    startups.push(st);
+    let pid = s.pid;
+    eprintln!(
+        "gateway bench: server pid {pid} on port {}; idle window {}-{} s after exec",
+        s.port,
+        IDLE_FROM.as_secs(),
+        idle_to.as_secs()
+    );
+
+    // 3. Idle window: per-thread context switches sampled once a second.
+    sleep_until(s.t_exec + IDLE_FROM);
+    let w0 = Instant::now();
+    let cpu0 = cpu_ticks(pid)?;
+    let mut first: HashMap<u32, u64> = task_ctx(pid)?;
+    let mut last: HashMap<u32, u64> = first.clone();
+    let mut max_threads = first.len() as u64;
+    let steps = (idle_to - IDLE_FROM).as_secs();
+    for k in 1..=steps {
+        sleep_until(w0 + Duration::from_secs(k));
+        let now = task_ctx(pid)?;
+        max_threads = max_threads.max(now.len() as u64);
+        for (tid, n) in now {
+            // A thread born inside the window counts from 0.
+            first.entry(tid).or_insert(0);
+            last.insert(tid, n);
+        }
+    }
+    let idle_window = w0.elapsed();
+    let cpu1 = cpu_ticks(pid)?;
+    let ctx_switches: u64 = last
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(*first.get(tid).unwrap_or(&0)))
+        .sum();
+    let idle = mem(pid)?;
+    let idle_cpu_ms = (cpu1.saturating_sub(cpu0)) * 1000 / clk_tck.max(1);
+
+    // 4. Authenticated idle connections: they send nothing but read what they are sent (a
+    //    reader thread each, as a real client would), so the server never sees a slow consumer.
+    let mut pool = IdlePool::default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let res = (|| -> R<_> {
+        pool.open_upto(IDLE_SMALL, s.port, token, deadline)?;
+        let m50 = pool.settle_and_measure(pid)?;
+        pool.open_upto(IDLE_LARGE, s.port, token, deadline)?;
+        let m200 = pool.settle_and_measure(pid)?;
+
+        // 5. Sequential health round trips on one connection.
+        let mut c = Conn::open(s.port, token, Duration::from_secs(5))?;
+        pool.quiesce(); // let its presence fan-out finish before timing
+        c.drain_quiet(Duration::from_millis(300), Duration::from_secs(5))?;
+        let seq = timed_calls(&mut c, SEQ_CALLS, Instant::now() + Duration::from_secs(300))?;
+        let mut ev_calls = c.ev;
+        drop(c);
+        pool.quiesce();
+        let alive_after_seq = pool.alive();
+        let seq_mem = mem(pid)?;
+
+        // 6. 20 concurrent connections × 500 calls (one client thread each).
+        let (conc, ev) = concurrent(s.port, token, &|| pool.quiesce())?;
+        ev_calls.add(&ev);
+        pool.quiesce();
+        let alive_after_conc = pool.alive();
+        let conc_mem = mem(pid)?;
+        Ok((
+            m50,
+            m200,
+            seq,
+            seq_mem,
+            conc,
+            conc_mem,
+            alive_after_seq,
+            alive_after_conc,
+            ev_calls,
+        ))
+    })();
+    // 7. Close everything (also on error), let the server reap, then stop it.
+    let ev_idle = pool.stop();
+    let (m50, m200, seq, seq_mem, conc, conc_mem, alive_after_seq, alive_after_conc, ev_calls) =
+        res?;
+    thread::sleep(Duration::from_secs(1));
+    let closed_mem = mem(pid)?;
+
+    // 8. One more open/close cycle of 200 idle conns: growth here would be a leak, no growth
+    //    means the memory kept after the first close is allocator retention.
+    let mut pool2 = IdlePool::default();
+    let cycle = pool2
+        .open_upto(
+            IDLE_LARGE,
+            s.port,
+            token,
+            Instant::now() + Duration::from_secs(120),
+        )
+        .and_then(|()| pool2.settle_and_measure(pid));
+    pool2.stop();
+    let cycle2_open = cycle?;
+    thread::sleep(Duration::from_secs(1));
+    let cycle2_closed = mem(pid)?;
+    let stop = s.stop()?;
+    let log = std::fs::read_to_string(root.join("main/server.log")).unwrap_or_default();
+    let log_warn = log.lines().filter(|l| l.contains("WARN")).count();
+    let log_err = log.lines().filter(|l| l.contains("ERROR")).count();
+
+    Ok(Measured {
+        startups,
+        trial_stops,
+        idle,
+        idle_window,
+        ctx_switches,
+        max_threads_window: max_threads,
+        idle_cpu_ms,
+        m50,
+        m200,
+        alive_after_seq,
+        seq,
+        seq_mem,
+        conc,
+        conc_mem,
+        alive_after_conc,
+        ev_idle,
+        ev_calls,
+        closed_mem,
+        cycle2_open,
+        cycle2_closed,
+        stop,
+        log_warn,
+        log_err,
+    })
+}
+
+/// Event frames a client skipped: count, bytes, largest.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ev {
+    n: u64,
+    bytes: u64,
+    max: u64,
+}
+
+impl Ev {
+    fn note(&mut self, len: usize) {
+        self.n += 1;
+        self.bytes += len as u64;
+        self.max = self.max.max(len as u64);
+    }
+    fn add(&mut self, o: &Ev) {
+        self.n += o.n;
+        self.bytes += o.bytes;
+        self.max = self.max.max(o.max);
+    }
+}
+
+#[derive(Default)]
+struct PoolShared {
+    stop: AtomicBool,
+    closed: AtomicUsize,
+    events: AtomicU64,
+    bytes: AtomicU64,
+    max: AtomicU64,
+    first_close: Mutex<String>,
+}
+
+/// The idle connections, each drained by its own reader thread.
+#[derive(Default)]
+struct IdlePool {
+    socks: Vec<TcpStream>,
+    threads: Vec<thread::JoinHandle<()>>,
+    shared: Arc<PoolShared>,
+}
+
+impl IdlePool {
+    fn open_upto(&mut self, upto: usize, port: u16, token: &str, deadline: Instant) -> R<()> {
+        while self.socks.len() < upto {
+            let k = self.socks.len() + 1;
+            if Instant::now() > deadline {
+                return Err(format!("opening idle connections: deadline passed at #{k}"));
+            }
+            let c = Conn::open(port, token, Duration::from_secs(5))
+                .map_err(|e| format!("idle connection #{k}: {e}"))?;
+            self.add(c)
+                .map_err(|e| format!("idle connection #{k}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, mut c: Conn) -> R<()> {
+        let sock = c.ws.get_ref().try_clone().map_err(|e| e.to_string())?;
+        // Reader wakes at least every 2 s to check the stop flag and its deadline.
+        sock.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(|e| e.to_string())?;
+        let sh = Arc::clone(&self.shared);
+        let e = std::mem::take(&mut c.ev);
+        sh.events.fetch_add(e.n, Ordering::Relaxed);
+        sh.bytes.fetch_add(e.bytes, Ordering::Relaxed);
+        sh.max.fetch_max(e.max, Ordering::Relaxed);
+        let h = thread::Builder::new()
+            .name("idle-reader".into())
+            .stack_size(128 * 1024)
+            .spawn(move || idle_reader(c, sh))
+            .map_err(|e| format!("spawn reader: {e}"))?;
+        self.socks.push(sock);
+        self.threads.push(h);
+        Ok(())
+    }
+
+    /// Waits (≤ 5 s) until the idle connections have received nothing for 300 ms.
+    fn quiesce(&self) {
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut last = self.shared.events.load(Ordering::Relaxed);
+        let mut still = Instant::now();
+        while Instant::now() < end {
+            thread::sleep(Duration::from_millis(50));
+            let now = self.shared.events.load(Ordering::Relaxed);
+            if now != last {
+                last = now;
+                still = Instant::now();
+            } else if still.elapsed() >= Duration::from_millis(300) {
+                break;
+            }
+        }
+    }
+
+    fn alive(&self) -> usize {
+        self.socks.len()
+            - self
+                .shared
+                .closed
+                .load(Ordering::Relaxed)
+                .min(self.socks.len())
+    }
+
+    /// Lets the server settle, then samples its memory; fails if it closed any idle connection.
+    fn settle_and_measure(&self, pid: u32) -> R<Mem> {
+        self.quiesce();
+        thread::sleep(Duration::from_millis(200));
+        let n = self.socks.len();
+        let alive = self.alive();
+        if alive != n {
+            let why = self
+                .shared
+                .first_close
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default();
+            return Err(format!(
+                "only {alive} of {n} idle connections still open (first: {why})"
+            ));
+        }
+        mem(pid)
+    }
+
+    /// Closes every idle connection (TCP shutdown) and joins the readers.
+    fn stop(&mut self) -> Ev {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for s in &self.socks {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+        self.socks.clear();
+        Ev {
+            n: self.shared.events.load(Ordering::Relaxed),
+            bytes: self.shared.bytes.load(Ordering::Relaxed),
+            max: self.shared.max.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for IdlePool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn idle_reader(mut c: Conn, sh: Arc<PoolShared>) {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut why = String::from("reader deadline");
+    for _ in 0..50_000_000u64 {
+        if sh.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        match c.ws.read() {
+            Ok(Message::Text(t)) => {
+                sh.events.fetch_add(1, Ordering::Relaxed);
+                sh.bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
+                sh.max.fetch_max(t.len() as u64, Ordering::Relaxed);
+            }
+            Ok(Message::Close(f)) => {
+                why = format!("server closed: {f:?}");
+                break;
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                why = format!("read: {e}");
+                break;
+            }
+        }
+    }
+    if !sh.stop.load(Ordering::Relaxed) {
+        sh.closed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = sh.first_close.lock() {
+            if f.is_empty() {
+                *f = why;
+            }
+        }
+    }
+}
+
+fn timed_calls(c: &mut Conn, n: usize, deadline: Instant) -> R<Lat> {
+    let mut lat = Vec::with_capacity(n);
+    let t0 = Instant::now();
+    for i in 0..n {
+        if Instant::now() > deadline {
+            return Err(format!("health calls: deadline passed after {i}"));
+        }
+        let t = Instant::now();
+        c.call("health")?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    Ok(lat_stats(lat, t0.elapsed()))
+}
+
+/// Opens the connections, waits for the server to go quiet (`settle`), then times the calls.
+fn concurrent(port: u16, token: &str, settle: &dyn Fn()) -> R<(Lat, Ev)> {
+    let opened = Arc::new(Barrier::new(CONC_CONNS + 1));
+    let barrier = Arc::new(Barrier::new(CONC_CONNS + 1));
+    let mut handles = Vec::with_capacity(CONC_CONNS);
+    for _ in 0..CONC_CONNS {
+        let b = Arc::clone(&barrier);
+        let o = Arc::clone(&opened);
+        let token = token.to_string();
+        handles.push(thread::spawn(move || -> R<(Vec<u64>, Ev)> {
+            // Every thread reaches the barrier, whether its connection opened or not.
+            let c = Conn::open(port, &token, Duration::from_secs(5));
+            o.wait();
+            // Read the presence backlog the later connects caused, then start together.
+            let c = c.and_then(|mut c| {
+                c.drain_quiet(Duration::from_millis(300), Duration::from_secs(5))?;
+                Ok(c)
+            });
+            b.wait();
+            let mut c = c?;
+            let deadline = Instant::now() + Duration::from_secs(300);
+            let mut lat = Vec::with_capacity(CONC_CALLS);
+            for i in 0..CONC_CALLS {
+                if Instant::now() > deadline {
+                    return Err(format!("concurrent calls: deadline passed after {i}"));
+                }
+                let t = Instant::now();
+                c.call("health")?;
+                lat.push(t.elapsed().as_nanos() as u64);
+            }
+            Ok((lat, c.ev))
+        }));
+    }
+    opened.wait();
+    settle();
+    barrier.wait();
+    let t0 = Instant::now();
+    let mut all = Vec::with_capacity(CONC_CONNS * CONC_CALLS);
+    let mut events = Ev::default();
+    let mut first_err = None;
+    for h in handles {
+        match h.join() {
+            Ok(Ok((l, ev))) => {
+                all.extend(l);
+                events.add(&ev);
+            }
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(_) => {
+                first_err.get_or_insert("client thread panicked".into());
+            }
+        }
+    }
+    let wall = t0.elapsed();
+    if let Some(e) = first_err {
+        return Err(format!("concurrent phase: {e}"));
+    }
+    Ok((lat_stats(all, wall), events))
+}
+
+fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
+    v.sort_unstable();
+    let pct = |p: f64| -> u64 {
+        if v.is_empty() {
+            return 0;
+        }
+        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        v[rank - 1]
+    };
+    Lat {
+        calls: v.len(),
+        wall,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: v.last().copied().unwrap_or(0),
+        slow: v.iter().filter(|&&x| x >= 10_000_000).count(),
+    }
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        thread::sleep(t - now);
+    }
+}
+
+// ------------------------------------------------------------------------------------ server
+
+struct Server {
+    child: Option<Child>,
+    pid: u32,
+    port: u16,
+    t_exec: Instant,
+    listen: Duration,
+    dir: PathBuf,
+    drain: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(bin: &Path, config: Option<&Path>, dir: &Path, token: &str) -> R<Server> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log = File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("run").arg("--bind").arg("127.0.0.1:0");
+        cmd.arg("--state-dir").arg(dir.join("state"));
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        // The working dir is the temp dir, so a stray ./openclaw-edge.toml is never picked up.
+        cmd.current_dir(dir)
+            .env(TOKEN_ENV, token)
+            .env_remove("OPENCLAW_EDGE_CONFIG")
+            .env_remove("OPENCLAW_EDGE_STATE_DIR")
+            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
+            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        let t_exec = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let pid = child.id();
+        let out = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        let drain = thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut line = String::new();
+            let res = r.read_line(&mut line).map(|_| line);
+            let _ = tx.send((res, Instant::now()));
+            // Keep the pipe open until the server exits (EOF), discarding anything else.
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut s = Server {
+            child: Some(child),
+            pid,
+            port: 0,
+            t_exec,
+            listen: Duration::ZERO,
+            dir: dir.to_path_buf(),
+            drain: Some(drain),
+        };
+        let (line, at) = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((Ok(line), at)) => (line, at),
+            Ok((Err(e), _)) => return Err(format!("reading server stdout: {e}")),
+            Err(_) => return Err("no `listening on` line within 10 s".into()),
+        };
+        s.listen = at.saturating_duration_since(t_exec);
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ws://")
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "unexpected first stdout line {:?}; server log: {}",
+                    line.trim(),
+                    s.log_tail()
+                )
+            })?;
+        s.port = addr.port();
+        Ok(s)
+    }
+
+    /// Polls with fresh connections until one gets `hello-ok` (≤ 2000 attempts, ≤ 5 s).
+    fn wait_ready(&mut self, token: &str) -> R<(Startup, Conn)> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut last = String::new();
+        for attempt in 1..=2000u32 {
+            match Conn::open(self.port, token, Duration::from_secs(2)) {
+                Ok(c) => {
+                    let ready = self.t_exec.elapsed();
+                    let st = Startup {
+                        listen: self.listen,
+                        ready,
+                        attempts: attempt,
+                    };
+                    return Ok((st, c));
+                }
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        Err(format!(
+            "no hello-ok within 5 s: {last}; server log: {}",
+            self.log_tail()
+        ))
+    }
+
+    fn stop(&mut self) -> R<Stop> {
+        let Some(mut child) = self.child.take() else {
+            return Err("server already stopped".into());
+        };
+        let t = Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status();
+        let mut how = "SIGTERM".to_string();
+        let mut status = None;
+        for _ in 0..500 {
+            if let Ok(Some(st)) = child.try_wait() {
+                status = Some(st);
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        if status.is_none() {
+            how = "SIGTERM ignored for 5 s, SIGKILL".into();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            status = child.wait().ok();
+        }
+        let took = t.elapsed();
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+        Ok(Stop {
+            code: status.and_then(|s| s.code()),
+            how,
+            took,
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            let _ = child.wait();
+        }
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------- ws client
+
+struct Conn {
+    ws: WebSocket<TcpStream>,
+    next: u64,
+    /// Event frames skipped (presence, tick).
+    ev: Ev,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ok: Option<bool>,
+}
+
+impl Conn {
+    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`.
+    fn open(port: u16, token: &str, io: Duration) -> R<Conn> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = s.set_nodelay(true);
+        s.set_read_timeout(Some(io)).map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(io)).map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}/"), s)
+            .map_err(|e| format!("websocket upgrade: {e}"))?;
+        let mut c = Conn {
+            ws,
+            next: 2,
+            ev: Ev::default(),
+        };
+        let mut challenged = false;
+        for _ in 0..16 {
+            let v: Value = serde_json::from_str(&c.read_text()?).map_err(|e| e.to_string())?;
+            if v["type"] == "event" && v["event"] == "connect.challenge" {
+                challenged = true;
+                break;
+            }
+        }
+        if !challenged {
+            return Err("no connect.challenge".into());
+        }
+        let req = json!({
+            "type": "req", "id": "1", "method": "connect",
+            "params": {
+                "minProtocol": 4, "maxProtocol": 4,
+                "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
+                "role": "operator", "scopes": ["operator.read"],
+                "auth": {"token": token}
+            }
+        });
+        c.ws.send(Message::text(req.to_string()))
+            .map_err(|e| format!("send connect: {e}"))?;
+        for _ in 0..64 {
+            let t = c.read_text()?;
+            let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
+            if v["type"] == "res" && v["id"] == "1" {
+                if v["ok"] == true && v["payload"]["type"] == "hello-ok" {
+                    return Ok(c);
+                }
+                return Err(format!("connect refused: {}", clip(&t)));
+            }
+            c.ev.note(t.len());
+        }
+        Err("no connect response within 64 frames".into())
+    }
+
+    /// Reads (and counts) event frames until none arrives for `quiet` (≤ 10 s, ≤ 100,000 frames),
+    /// so a backlog of presence events does not end up inside a timed phase.
+    fn drain_quiet(&mut self, quiet: Duration, io: Duration) -> R<()> {
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(quiet))
+            .map_err(|e| e.to_string())?;
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut res = Ok(());
+        for _ in 0..100_000 {
+            if Instant::now() > end {
+                break;
+            }
+            match self.ws.read() {
+                Ok(Message::Text(t)) => self.ev.note(t.len()),
+                Ok(Message::Close(f)) => {
+                    res = Err(format!("server closed: {f:?}"));
+                    break;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    res = Err(format!("read: {e}"));
+                    break;
+                }
+            }
+        }
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(io))
+            .map_err(|e| e.to_string())?;
+        res
+    }
+
+    fn read_text(&mut self) -> R<String> {
+        for _ in 0..64 {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => return Ok(t.as_str().to_string()),
+                Ok(Message::Close(f)) => return Err(format!("server closed: {f:?}")),
+                Ok(_) => continue, // ping (pong is queued by tungstenite), pong, binary
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        Err("no text frame within 64 frames".into())
+    }
+
+    fn call(&mut self, method: &str) -> R<()> {
+        let id = self.next;
+        self.next += 1;
+        let req = format!(r#"{{"type":"req","id":"{id}","method":"{method}"}}"#);
+        self.ws
+            .send(Message::text(req))
+            .map_err(|e| format!("send {method}: {e}"))?;
+        let want = id.to_string();
+        for _ in 0..1000 {
+            let t = self.read_text()?;
+            let f: Frame = serde_json::from_str(&t).map_err(|e| format!("bad frame: {e}"))?;
+            if f.ty == "res" && f.id.as_deref() == Some(want.as_str()) {
+                if f.ok == Some(true) {
+                    return Ok(());
+                }
+                return Err(format!("{method} failed: {}", clip(&t)));
+            }
+            self.ev.note(t.len());
+        }
+        Err(format!("no response to {method} #{id} within 1000 frames"))
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+fn make_token() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut s = String::from("bench-");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s.push_str(&format!("-{:x}", n as u64));
+    s
+}
+
+// ------------------------------------------------------------------------------------- /proc
+
+fn kv_file(path: &str) -> R<HashMap<String, u64>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut m = HashMap::new();
+    for l in text.lines() {
+        if let Some((k, v)) = l.split_once(':') {
+            if let Some(n) = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                m.insert(k.trim().to_string(), n);
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn mem(pid: u32) -> R<Mem> {
+    let st = kv_file(&format!("/proc/{pid}/status"))?;
+    let sm = kv_file(&format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let g = |m: &HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    Ok(Mem {
+        rss: g(&st, "VmRSS"),
+        hwm: g(&st, "VmHWM"),
+        rss_anon: g(&st, "RssAnon"),
+        pss_anon: g(&sm, "Pss_Anon"),
+        threads: g(&st, "Threads"),
+    })
+}
+
+/// voluntary + nonvoluntary context switches of every thread, by thread id.
+fn task_ctx(pid: u32) -> R<HashMap<u32, u64>> {
+    let dir = format!("/proc/{pid}/task");
+    let mut m = HashMap::new();
+    let rd = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e} (server exited?)"))?;
+    for e in rd.flatten().take(10_000) {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A thread may exit between read_dir and here: skip it.
+        if let Ok(st) = kv_file(&format!("{dir}/{tid}/status")) {
+            let n = st.get("voluntary_ctxt_switches").copied().unwrap_or(0)
+                + st.get("nonvoluntary_ctxt_switches").copied().unwrap_or(0);
+            m.insert(tid, n);
+        }
+    }
+    Ok(m)
+}
+
+/// utime + stime of the whole process, in clock ticks.
+fn cpu_ticks(pid: u32) -> R<u64> {
+    let p = format!("/proc/{pid}/stat");
+    let s = std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?;
+    let rest = s.rsplit_once(')').map(|(_, r)| r).ok_or("bad /proc stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': f[0] = state (field 3), so utime (14) = f[11], stime (15) = f[12].
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    Ok(n(11) + n(12))
+}
+
+fn read_trim(p: &str) -> String {
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+// ------------------------------------------------------------------------------ binary + host
+
+#[derive(Debug)]
+struct Elf {
+    size: u64,
+    arch: String,
+    is_static: Option<bool>,
+    stripped: Option<bool>,
+}
+
+/// Size, machine, static (no PT_INTERP) and stripped (no SHT_SYMTAB) from the ELF headers.
+fn elf_info(p: &Path) -> R<Elf> {
+    let b = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let size = b.len() as u64;
+    let mut e = Elf {
+        size,
+        arch: "?".into(),
+        is_static: None,
+        stripped: None,
+    };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 || b[5] != 1 {
+        return Ok(e); // not a 64-bit little-endian ELF: report size only
+    }
+    let u16_at = |o: usize| {
+        b.get(o..o + 2)
+            .map(|s| u16::from_le_bytes([s[0], s[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|s| u32::from_le_bytes(s.try_into().unwrap_or([0; 4])))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])) as usize)
+    };
+    e.arch = match u16_at(18) {
+        Some(62) => "x86_64".into(),
+        Some(183) => "aarch64".into(),
+        Some(40) => "arm".into(),
+        Some(m) => format!("e_machine {m}"),
+        None => "?".into(),
+    };
+    let (Some(phoff), Some(phsz), Some(phnum)) = (u64_at(32), u16_at(54), u16_at(56)) else {
+        return Ok(e);
+    };
+    let mut interp = false;
+    for i in 0..phnum.min(256) {
+        if u32_at(phoff + i * phsz) == Some(3) {
+            interp = true;
+        }
+    }
+    e.is_static = Some(!interp);
+    if let (Some(shoff), Some(shsz), Some(shnum)) = (u64_at(40), u16_at(58), u16_at(60)) {
+        if shoff > 0 {
+            let mut symtab = false;
+            for i in 0..shnum.min(4096) {
+                if u32_at(shoff + i * shsz + 4) == Some(2) {
+                    symtab = true;
+                }
+            }
+            e.stripped = Some(!symtab);
+        }
+    }
+    Ok(e)
+}
+
+fn machine_info() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kib = kv_file("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.get("MemTotal").copied())
+        .unwrap_or(0);
+    let kernel = read_trim("/proc/sys/kernel/osrelease");
+    let host = read_trim("/proc/sys/kernel/hostname");
+    format!(
+        "{host}: {cpu}, {cpus} CPUs, {:.1} GiB RAM, Linux {kernel} {}",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        std::env::consts::ARCH
+    )
+}
+
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, sod) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil-from-days (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[derive(Debug)]
+struct BuildRam {
+    profile: String,
+    max_rss_kib: Option<u64>,
+    wall: String,
+    note: String,
+}
+
+/// Lines written by `bench/run.sh --build-ram`: `PROFILE MAX_RSS_KIB WALL [NOTE...]`.
+fn parse_build_ram(p: &Path) -> R<Vec<BuildRam>> {
+    let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(16)
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            BuildRam {
+                profile: f.next().unwrap_or("?").to_string(),
+                max_rss_kib: f.next().and_then(|x| x.parse().ok()),
+                wall: f.next().unwrap_or("?").to_string(),
+                note: f.collect::<Vec<_>>().join(" "),
+            }
+        })
+        .collect())
+}
+
+// ------------------------------------------------------------------------------------ report
+
+struct Report {
+    date: String,
+    machine: String,
+    load_start: String,
+    load_end: String,
+    bin: String,
+    bin_note: Option<String>,
+    elf: Elf,
+    version: String,
+    git: String,
+    config: Option<String>,
+    quick: bool,
+    idle_to: Duration,
+    build_ram: Vec<BuildRam>,
+    m: Measured,
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.2} MiB", kib as f64 / 1024.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.0} µs", ns as f64 / 1000.0)
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    if v.is_empty() {
+        Duration::ZERO
+    } else {
+        v[(v.len() - 1) / 2]
+    }
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    }
+}
+
+impl Report {
+    fn render(&self) -> (String, Value) {
+        let m = &self.m;
+        let mut rows: Vec<[String; 5]> = Vec::new();
+        let mut row = |f: &str, v: String, t: &str, s: &str, r: &str| {
+            rows.push([f.into(), v, t.into(), s.into(), r.into()]);
+        };
+        let na = "–";
+
+        let musl_static = self.elf.is_static == Some(true) && self.elf.arch == "x86_64";
+        row(
+            &format!(
+                "Binary size (static: {}, stripped: {}, {})",
+                yes_no(self.elf.is_static),
+                yes_no(self.elf.stripped),
+                self.elf.arch
+            ),
+            format!(
+                "{:.2} MiB ({} bytes)",
+                self.elf.size as f64 / 1048576.0,
+                self.elf.size
+            ),
+            "≤ 4 MiB",
+            &if musl_static {
+                verdict(self.elf.size <= T_BIN_BYTES).to_string()
+            } else {
+                format!(
+                    "{} (not a static x86_64 build)",
+                    verdict(self.elf.size <= T_BIN_BYTES)
+                )
+            },
+            REF_BIN,
+        );
+        let n = m.startups.len();
+        let listen = median(m.startups.iter().map(|s| s.listen).collect());
+        let ready: Vec<Duration> = m.startups.iter().map(|s| s.ready).collect();
+        let ready_med = median(ready.clone());
+        let ready_min = ready.iter().min().copied().unwrap_or_default();
+        let ready_max = ready.iter().max().copied().unwrap_or_default();
+        let max_attempts = m.startups.iter().map(|s| s.attempts).max().unwrap_or(0);
+        row(
+            &format!("exec → `listening` line (median of {n})"),
+            ms(listen),
+            na,
+            na,
+            REF_LISTEN,
+        );
+        row(
+            &format!(
+                "exec → first hello-ok (median of {n}; min {}, max {})",
+                ms(ready_min),
+                ms(ready_max)
+            ),
+            ms(ready_med),
+            "≤ 20 ms",
+            verdict(ready_med.as_secs_f64() * 1000.0 <= T_READY_MS),
+            na,
+        );
+        row(
+            "Idle RSS (VmRSS at end of idle window)",
+            mib(m.idle.rss),
+            "≤ 3.5 MiB",
+            verdict(m.idle.rss <= T_IDLE_RSS_KIB),
+            REF_IDLE,
+        );
+        row(
+            "Idle Pss_Anon (smaps_rollup)",
+            mib(m.idle.pss_anon),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!(
+                "Idle threads (max seen in window: {})",
+                m.max_threads_window
+            ),
+            m.idle.threads.to_string(),
+            "≤ 2",
+            verdict(m.idle.threads <= T_THREADS && m.max_threads_window <= T_THREADS),
+            na,
+        );
+        let win = m.idle_window.as_secs_f64();
+        let rate = if win > 0.0 {
+            m.ctx_switches as f64 / win
+        } else {
+            0.0
+        };
+        row(
+            &format!(
+                "Idle wakeups/s (ctx switches {}–{} s: {} in {:.1} s; CPU {} ms)",
+                IDLE_FROM.as_secs(),
+                self.idle_to.as_secs(),
+                m.ctx_switches,
+                win,
+                m.idle_cpu_ms
+            ),
+            format!("{rate:.2}/s"),
+            "≤ 1/s",
+            verdict(rate <= T_WAKEUPS),
+            na,
+        );
+        row(
+            "Start-up peak (VmHWM when idle)",
+            mib(m.idle.hwm),
+            na,
+            na,
+            REF_PEAK,
+        );
+        row(
+            &format!("RSS / VmHWM, {IDLE_SMALL} idle authenticated conns"),
+            format!("{} / {}", mib(m.m50.rss), mib(m.m50.hwm)),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!("RSS / VmHWM, {IDLE_LARGE} idle authenticated conns"),
+            format!("{} / {}", mib(m.m200.rss), mib(m.m200.hwm)),
+            na,
+            na,
+            na,
+        );
+        let per_conn_marginal =
+            (m.m200.rss.saturating_sub(m.m50.rss)) as f64 / (IDLE_LARGE - IDLE_SMALL) as f64;
+        let per_conn_avg = (m.m200.rss.saturating_sub(m.idle.rss)) as f64 / IDLE_LARGE as f64;
+        row(
+            &format!(
+                "RSS per idle conn ({IDLE_SMALL}→{IDLE_LARGE} marginal; avg over idle→{IDLE_LARGE}: {per_conn_avg:.1} KiB)"
+            ),
+            format!("{per_conn_marginal:.1} KiB"),
+            na,
+            na,
+            REF_PER_CONN,
+        );
+        let rate_of = |l: &Lat| l.calls as f64 / l.wall.as_secs_f64().max(1e-9);
+        row(
+            &format!("health, 1 conn sequential ({} calls): calls/s", m.seq.calls),
+            format!("{:.0}/s", rate_of(&m.seq)),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!(
+                "health, 1 conn: p50 / p99 (max; {} calls ≥ 10 ms)",
+                m.seq.slow
+            ),
+            format!("{} / {} ({})", us(m.seq.p50), us(m.seq.p99), us(m.seq.max)),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!("health, {CONC_CONNS} conns × {CONC_CALLS} concurrent: calls/s"),
+            format!("{:.0}/s", rate_of(&m.conc)),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!(
+                "health, {CONC_CONNS} conns: p50 / p99 (max; {} calls ≥ 10 ms)",
+                m.conc.slow
+            ),
+            format!(
+                "{} / {} ({})",
+                us(m.conc.p50),
+                us(m.conc.p99),
+                us(m.conc.max)
+            ),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!(
+                "VmHWM after {IDLE_LARGE} idle conns + {SEQ_CALLS} calls (RSS {})",
+                mib(m.seq_mem.rss)
+            ),
+            mib(m.seq_mem.hwm),
+            "≤ 6 MiB",
+            verdict(m.seq_mem.hwm <= T_HWM_KIB),
+            na,
+        );
+        row(
+            &format!(
+                "VmHWM after + {CONC_CONNS}×{CONC_CALLS} concurrent (RSS {}, threads {})",
+                mib(m.conc_mem.rss),
+                m.conc_mem.threads
+            ),
+            mib(m.conc_mem.hwm),
+            na,
+            na,
+            na,
+        );
+        row(
+            "RSS / VmHWM 1 s after all conns closed",
+            format!("{} / {}", mib(m.closed_mem.rss), mib(m.closed_mem.hwm)),
+            na,
+            na,
+            na,
+        );
+        row(
+            &format!(
+                "2nd cycle: RSS with {IDLE_LARGE} idle conns again / 1 s after closing (VmHWM {})",
+                mib(m.cycle2_closed.hwm)
+            ),
+            format!("{} / {}", mib(m.cycle2_open.rss), mib(m.cycle2_closed.rss)),
+            na,
+            na,
+            na,
+        );
+        let stops: Vec<String> = m
+            .trial_stops
+            .iter()
+            .chain(std::iter::once(&m.stop))
+            .map(|s| {
+                s.code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "signal".into())
+            })
+            .collect();
+        let all_zero = m
+            .trial_stops
+            .iter()
+            .chain(std::iter::once(&m.stop))
+            .all(|s| s.code == Some(0));
+        row(
+            &format!(
+                "SIGTERM → exit, all runs (codes: {}; main run: {}, time shown)",
+                stops.join(","),
+                m.stop.how
+            ),
+            ms(m.stop.took),
+            "exit 0",
+            verdict(all_zero),
+            na,
+        );
+        for b in &self.build_ram {
+            let label = match b.profile.as_str() {
+                "release" => "Peak RAM, clean `cargo build --release` (fat LTO)".to_string(),
+                "lowmem" => "Peak RAM, clean `cargo build --profile lowmem`".to_string(),
+                p => format!("Peak RAM, clean build, profile {p}"),
+            };
+            let v = match b.max_rss_kib {
+                Some(k) => format!("{} (wall {})", mib(k), b.wall),
+                None => format!("failed ({})", b.note),
+            };
+            row(&label, v, na, na, na);
+        }
+
+        let mut out = String::new();
+        out.push_str("\n## openclaw-edge gateway bench\n\n");
+        out.push_str(&format!("- date: {}\n", self.date));
+        out.push_str(&format!("- machine: {}\n", self.machine));
+        out.push_str(&format!(
+            "- load average: start {} / end {}\n",
+            self.load_start, self.load_end
+        ));
+        out.push_str(&format!(
+            "- binary: {} ({}; git {}){}\n",
+            self.bin,
+            if self.version.is_empty() {
+                "?"
+            } else {
+                &self.version
+            },
+            self.git,
+            self.bin_note
+                .as_ref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "- profile: {}\n",
+            self.config
+                .as_ref()
+                .map(|c| format!("config {c}"))
+                .unwrap_or_else(|| "edge (default)".into())
+        ));
+        out.push_str(&format!(
+            "- idle window: {}–{} s after exec{}\n",
+            IDLE_FROM.as_secs(),
+            self.idle_to.as_secs(),
+            if self.quick {
+                " (--quick: shortened from 5–35 s)"
+            } else {
+                ""
+            }
+        ));
+        out.push_str(&format!(
+            "- client: ≤ {} connect attempt(s) per start-up; event frames received by the idle conns: {} ({}, largest {:.1} KiB), by the calling conns: {} ({}, largest {:.1} KiB); idle conns still open after the calls: {}/{} and {}/{}; server log: {} WARN, {} ERROR lines\n",
+            max_attempts,
+            m.ev_idle.n,
+            mib(m.ev_idle.bytes / 1024),
+            m.ev_idle.max as f64 / 1024.0,
+            m.ev_calls.n,
+            mib(m.ev_calls.bytes / 1024),
+            m.ev_calls.max as f64 / 1024.0,
+            m.alive_after_seq,
+            IDLE_LARGE,
+            m.alive_after_conc,
+            IDLE_LARGE,
+            m.log_warn,
+            m.log_err
+        ));
+        if self.build_ram.is_empty() {
+            out.push_str("- build peak RAM: not measured (bench/run.sh --build-ram)\n");
+        }
+        out.push('\n');
+        let head = [
+            "Figure",
+            "Measured",
+            "Target",
+            "Status",
+            "Reference runtime",
+        ];
+        let mut w = [0usize; 5];
+        for r in rows
+            .iter()
+            .map(|r| r.each_ref().map(|s| s.as_str()))
+            .chain(std::iter::once(head))
+        {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let line = |cells: [&str; 5]| -> String {
+            let mut s = String::from("|");
+            for (i, c) in cells.iter().enumerate() {
+                s.push(' ');
+                s.push_str(c);
+                s.push_str(&" ".repeat(w[i] - c.chars().count()));
+                s.push_str(" |");
+            }
+            s.push('\n');
+            s
+        };
+        out.push_str(&line(head));
+        let mut sep = String::from("|");
+        for x in w {
+            sep.push_str(&"-".repeat(x + 2));
+            sep.push('|');
+        }
+        out.push_str(&sep);
+        out.push('\n');
+        for r in &rows {
+            out.push_str(&line(r.each_ref().map(|s| s.as_str())));
+        }
+
+        let lat = |l: &Lat| {
+            json!({"calls": l.calls, "wall_ms": l.wall.as_secs_f64() * 1000.0,
+                   "calls_per_s": rate_of(l), "p50_us": l.p50 as f64 / 1000.0,
+                   "p99_us": l.p99 as f64 / 1000.0, "max_us": l.max as f64 / 1000.0,
+                   "calls_ge_10ms": l.slow})
+        };
+        let memj = |x: &Mem| {
+            json!({"rss_kib": x.rss, "hwm_kib": x.hwm, "rss_anon_kib": x.rss_anon,
+                   "pss_anon_kib": x.pss_anon, "threads": x.threads})
+        };
+        let j = json!({
+            "date": self.date,
+            "machine": self.machine,
+            "load_start": self.load_start,
+            "load_end": self.load_end,
+            "bin": self.bin,
+            "bin_note": self.bin_note,
+            "version": self.version,
+            "git": self.git,
+            "config": self.config,
+            "quick": self.quick,
+            "binary": {"bytes": self.elf.size, "arch": self.elf.arch,
+                       "static": self.elf.is_static, "stripped": self.elf.stripped},
+            "startup": m.startups.iter().map(|s| json!({
+                "listen_ms": s.listen.as_secs_f64() * 1000.0,
+                "ready_ms": s.ready.as_secs_f64() * 1000.0, "attempts": s.attempts})).collect::<Vec<_>>(),
+            "ready_ms_median": ready_med.as_secs_f64() * 1000.0,
+            "listen_ms_median": listen.as_secs_f64() * 1000.0,
+            "idle": memj(&m.idle),
+            "idle_window_s": [IDLE_FROM.as_secs(), self.idle_to.as_secs()],
+            "idle_ctx_switches": m.ctx_switches,
+            "idle_wakeups_per_s": rate,
+            "idle_max_threads": m.max_threads_window,
+            "idle_cpu_ms": m.idle_cpu_ms,
+            "conns_50": memj(&m.m50),
+            "conns_200": memj(&m.m200),
+            "per_conn_kib_marginal": per_conn_marginal,
+            "per_conn_kib_avg": per_conn_avg,
+            "seq": lat(&m.seq),
+            "after_200_idle_10000_calls": memj(&m.seq_mem),
+            "conc": lat(&m.conc),
+            "after_conc": memj(&m.conc_mem),
+            "after_close": memj(&m.closed_mem),
+            "cycle2_open": memj(&m.cycle2_open),
+            "cycle2_closed": memj(&m.cycle2_closed),
+            "stop_ms": m.stop.took.as_secs_f64() * 1000.0,
+            "exit_codes": m.trial_stops.iter().chain(std::iter::once(&m.stop)).map(|s| s.code).collect::<Vec<_>>(),
+            "events_idle": {"frames": m.ev_idle.n, "bytes": m.ev_idle.bytes, "max_bytes": m.ev_idle.max},
+            "events_calls": {"frames": m.ev_calls.n, "bytes": m.ev_calls.bytes, "max_bytes": m.ev_calls.max},
+            "idle_alive_after_seq": m.alive_after_seq,
+            "idle_alive_after_conc": m.alive_after_conc,
+            "log_warn": m.log_warn,
+            "log_error": m.log_err,
+            "build_ram": self.build_ram.iter().map(|b| json!({
+                "profile": b.profile, "max_rss_kib": b.max_rss_kib, "wall": b.wall, "note": b.note})).collect::<Vec<_>>(),
+            "pass": {
+                "binary": self.elf.size <= T_BIN_BYTES,
+                "ready": ready_med.as_secs_f64() * 1000.0 <= T_READY_MS,
+                "idle_rss": m.idle.rss <= T_IDLE_RSS_KIB,
+                "threads": m.idle.threads <= T_THREADS && m.max_threads_window <= T_THREADS,
+                "wakeups": rate <= T_WAKEUPS,
+                "hwm_200_10000": m.seq_mem.hwm <= T_HWM_KIB,
+                "exit_0": all_zero,
+            }
+        });
+        (out, j)
+    }
+}
