@@ -21,6 +21,9 @@ pub const DEFAULT_WS_READ_BUFFER_BYTES: usize = 4 * 1024;
 pub const DEFAULT_WS_MAX_WRITE_BUFFER_BYTES: usize = 512 * 1024;
 /// Frames waiting to be written to one client; a full queue disconnects that client (slow consumer).
 pub const DEFAULT_OUTBOUND_QUEUE: usize = 64;
+/// Presence entries carried by `hello-ok` snapshots and `presence` events; the rest are listed
+/// only by `system-presence`. Keeps those frames (and every socket's write buffer) small.
+pub const DEFAULT_MAX_PRESENCE_ENTRIES: usize = 32;
 /// Requests one connection may have running at once; past it → `UNAVAILABLE`, retryable.
 pub const DEFAULT_MAX_INFLIGHT_PER_CONN: usize = 8;
 /// Worker threads of the blocking pool (spawned on demand, exit when idle).
@@ -78,6 +81,8 @@ pub struct Limits {
     pub outbound_queue: usize,
     /// Requests running at once on one connection; past it → `UNAVAILABLE` retryable.
     pub max_inflight_per_conn: usize,
+    /// Presence entries in snapshots and `presence` events (nodes and UIs first, newest first).
+    pub max_presence_entries: usize,
     /// Threads of the blocking pool.
     pub blocking_threads: usize,
     /// Jobs queued for the blocking pool; past it → `UNAVAILABLE` retryable.
@@ -125,6 +130,7 @@ impl Default for Limits {
             ws_max_write_buffer_bytes: DEFAULT_WS_MAX_WRITE_BUFFER_BYTES,
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             max_inflight_per_conn: DEFAULT_MAX_INFLIGHT_PER_CONN,
+            max_presence_entries: DEFAULT_MAX_PRESENCE_ENTRIES,
             blocking_threads: DEFAULT_BLOCKING_THREADS,
             blocking_queue: DEFAULT_BLOCKING_QUEUE,
             blocking_idle_ms: DEFAULT_BLOCKING_IDLE_MS,

@@ -115,7 +115,7 @@ pub async fn call(ctx: &Ctx, method: Method, params: Option<Value>) -> Result<Va
         Method::Status => system::status(ctx, params),
         Method::SystemPresence => {
             no_params(method, params)?;
-            Ok(Value::Array(ctx.hub.presence()))
+            Ok(Value::Array(ctx.hub.presence_all()))
         }
         Method::LastHeartbeat => {
             no_params(method, params)?;

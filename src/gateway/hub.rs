@@ -173,6 +173,7 @@ impl Peer {
 /// Registry of connected peers.
 pub struct Hub {
     peers: RefCell<Vec<Rc<Peer>>>,
+    presence_cap: usize,
     presence_version: Cell<u64>,
     health_version: Cell<u64>,
     presence_tx: Sender<()>,
@@ -181,19 +182,25 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
+        Hub::new(crate::config::limits::DEFAULT_MAX_PRESENCE_ENTRIES)
+    }
+}
+
+impl Hub {
+    /// A hub whose snapshots and presence events carry at most `presence_cap` entries.
+    pub fn new(presence_cap: usize) -> Self {
         // Capacity 1: any number of changes before the broadcaster runs coalesce into one.
         let (presence_tx, presence_rx) = bounded(1);
         Hub {
             peers: RefCell::new(Vec::new()),
+            presence_cap,
             presence_version: Cell::new(0),
             health_version: Cell::new(0),
             presence_tx,
             presence_rx,
         }
     }
-}
 
-impl Hub {
     /// Registers a peer; presence is broadcast by the presence task.
     pub fn add(&self, peer: Rc<Peer>) {
         self.peers.borrow_mut().push(peer);
@@ -224,11 +231,26 @@ impl Hub {
         (self.presence_version.get(), self.health_version.get())
     }
 
-    /// Presence entries of every connected operator and node.
-    pub fn presence(&self) -> Vec<Value> {
+    /// Presence entries of every connected operator and node (`system-presence`).
+    pub fn presence_all(&self) -> Vec<Value> {
         self.peers
             .borrow()
             .iter()
+            .map(|p| p.presence.clone())
+            .collect()
+    }
+
+    /// At most `presence_cap` entries for snapshots and events: long-lived clients (nodes, UIs)
+    /// before one-shot callers (`cli`, `probe`, `test` modes), newest first within each group.
+    pub fn presence(&self) -> Vec<Value> {
+        let peers = self.peers.borrow();
+        let one_shot =
+            |p: &Peer| matches!(p.presence["mode"].as_str(), Some("cli" | "probe" | "test"));
+        let lasting = peers.iter().rev().filter(|p| !one_shot(p));
+        let brief = peers.iter().rev().filter(|p| one_shot(p));
+        lasting
+            .chain(brief)
+            .take(self.presence_cap)
             .map(|p| p.presence.clone())
             .collect()
     }
@@ -345,6 +367,36 @@ mod tests {
         assert_eq!(node_frames[0]["event"], "tick");
         assert_eq!(node_frames[0]["seq"], 1);
         assert_eq!(hub.state_version().0, 2);
+    }
+
+    #[test]
+    fn presence_frames_are_capped_nodes_first() {
+        let hub = Hub::new(3);
+        let (n, _nq) = Peer::new(
+            "node".into(),
+            Role::Node,
+            vec![],
+            json!({"ts": 1, "mode": "node"}),
+            4,
+        );
+        hub.add(n);
+        let mut queues = Vec::new();
+        for i in 0..10 {
+            let (p, q) = Peer::new(
+                format!("c{i}"),
+                Role::Operator,
+                vec![],
+                json!({"ts": i, "mode": "cli"}),
+                4,
+            );
+            hub.add(p);
+            queues.push(q);
+        }
+        let shown = hub.presence();
+        assert_eq!(shown.len(), 3);
+        assert_eq!(shown[0]["mode"], "node");
+        assert_eq!(shown[1]["ts"], 9, "newest one-shot client next");
+        assert_eq!(hub.presence_all().len(), 11);
     }
 
     #[test]

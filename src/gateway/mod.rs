@@ -116,11 +116,12 @@ impl Ctx {
             Duration::from_millis(l.blocking_idle_ms),
         );
         let limiter = auth::Limiter::new(l.auth_fail_table, l.auth_fail_max, l.auth_fail_window_ms);
+        let hub = hub::Hub::new(l.max_presence_entries);
         Ctx {
             config,
             secret,
             token_path,
-            hub: hub::Hub::default(),
+            hub,
             pool,
             shutdown,
             ex,
