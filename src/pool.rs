@@ -190,3 +190,41 @@ mod tests {
         assert_eq!(pool.threads(), 0);
     }
 }
+
+#[cfg(test)]
+mod wake_tests {
+    use super::*;
+    use std::rc::Rc;
+
+    #[test]
+    fn results_wake_tasks_on_a_local_executor() {
+        let pool = Pool::new(2, 4, Duration::from_millis(500));
+        let ex = Rc::new(smol::LocalExecutor::new());
+        for round in 0..30 {
+            let (p1, p2) = (pool.clone(), pool.clone());
+            let t1 = ex.spawn(async move {
+                p1.run(|| std::thread::sleep(Duration::from_millis(15)))
+                    .await
+            });
+            let t2 = ex.spawn(async move {
+                p2.run(|| std::thread::sleep(Duration::from_millis(15)))
+                    .await
+            });
+            let done = smol::block_on(ex.run(async {
+                smol::future::or(
+                    async {
+                        t1.await.unwrap();
+                        t2.await.unwrap();
+                        true
+                    },
+                    async {
+                        smol::Timer::after(Duration::from_secs(5)).await;
+                        false
+                    },
+                )
+                .await
+            }));
+            assert!(done, "round {round}: a pool result did not wake its task");
+        }
+    }
+}

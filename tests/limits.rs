@@ -101,10 +101,9 @@ fn slow_method_does_not_block_health_and_inflight_is_bounded() {
     assert!(e["retryAfterMs"].as_u64().is_some());
     // Release the FIFO: both slow calls complete.
     let feeder = Feeder::start(cfg.clone());
-    for id in [slow_id, slow2] {
-        let res = c.ws.wait_res(&id);
-        assert_eq!(res["ok"], true, "{res}");
-    }
+    // Responses may come in either order (handlers run concurrently).
+    let got = c.ws.wait_all(&[&slow_id, &slow2]);
+    assert!(got.iter().all(|r| r["ok"] == true), "{got:?}");
     feeder.stop();
     assert!(c.call("health", None).is_ok());
 }
@@ -131,9 +130,8 @@ fn blocking_pool_flood_is_shed_with_busy() {
     assert_eq!(e["details"]["queue"], "blocking pool");
     assert_eq!(e["retryable"], true);
     let feeder = Feeder::start(cfg.clone());
-    for id in [a, b] {
-        assert_eq!(c.ws.wait_res(&id)["ok"], true);
-    }
+    let got = c.ws.wait_all(&[&a, &b]);
+    assert!(got.iter().all(|r| r["ok"] == true), "{got:?}");
     feeder.stop();
 }
 

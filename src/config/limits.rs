@@ -23,7 +23,7 @@ pub const DEFAULT_WS_MAX_WRITE_BUFFER_BYTES: usize = 512 * 1024;
 pub const DEFAULT_OUTBOUND_QUEUE: usize = 64;
 /// Presence entries carried by `hello-ok` snapshots and `presence` events; the rest are listed
 /// only by `system-presence`. Keeps those frames (and every socket's write buffer) small.
-pub const DEFAULT_MAX_PRESENCE_ENTRIES: usize = 32;
+pub const DEFAULT_MAX_PRESENCE_ENTRIES: usize = 16;
 /// Requests one connection may have running at once; past it → `UNAVAILABLE`, retryable.
 pub const DEFAULT_MAX_INFLIGHT_PER_CONN: usize = 8;
 /// Worker threads of the blocking pool (spawned on demand, exit when idle).

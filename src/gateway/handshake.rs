@@ -410,7 +410,7 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
         }
     };
     let conn_id = ids::uuid_v4();
-    let presence = presence_entry(&params, role, &scopes, ip, now);
+    let presence = presence_entry(&params, role, ip, now);
     let (peer, queues) = Peer::new(
         conn_id.clone(),
         role,
@@ -503,13 +503,7 @@ fn check_shape(p: &ConnectParams) -> Result<(), String> {
     Ok(())
 }
 
-fn presence_entry(
-    p: &ConnectParams,
-    role: Role,
-    scopes: &[String],
-    ip: std::net::IpAddr,
-    now: u64,
-) -> Value {
+fn presence_entry(p: &ConnectParams, role: Role, ip: std::net::IpAddr, now: u64) -> Value {
     let mut e = json!({
         "ts": now,
         "host": p.client.display_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| p.client.id.clone()),
@@ -518,10 +512,8 @@ fn presence_entry(
         "platform": p.client.platform,
         "mode": p.client.mode,
         "roles": [role.as_str()],
-        "scopes": scopes,
         "reason": "connect",
         "onlineSince": now,
-        "lastActivityAt": now,
     });
     let opt = [
         ("deviceFamily", p.client.device_family.as_deref()),

@@ -22,17 +22,24 @@ use smol::channel::{Receiver, Sender, TrySendError, bounded};
 pub enum Out {
     /// A ready frame (responses).
     Text(String),
-    /// An event whose payload is shared with other peers.
+    /// An event whose body is shared with other peers (kept small: a queue slot per frame).
     Event {
-        /// Event name.
-        name: &'static str,
-        /// Serialized payload, shared.
-        payload: Rc<str>,
+        /// Name, payload and state version, shared by every queue.
+        body: Rc<EventBody>,
         /// This connection's sequence number.
         seq: u64,
-        /// `stateVersion`, for presence and health.
-        state: Option<(u64, u64)>,
     },
+}
+
+/// The part of a broadcast event that is the same for every peer.
+#[derive(Debug)]
+pub struct EventBody {
+    /// Event name.
+    pub name: &'static str,
+    /// Serialized payload.
+    pub payload: String,
+    /// `stateVersion`, for presence and health.
+    pub state: Option<(u64, u64)>,
 }
 
 impl Out {
@@ -40,12 +47,9 @@ impl Out {
     pub fn render(self) -> String {
         match self {
             Out::Text(s) => s,
-            Out::Event {
-                name,
-                payload,
-                seq,
-                state,
-            } => frame::event(name, &payload, Some(seq), state),
+            Out::Event { body, seq } => {
+                frame::event(body.name, &body.payload, Some(seq), body.state)
+            }
         }
     }
 }
@@ -136,23 +140,15 @@ impl Peer {
 
     /// Queues an event with this connection's next `seq`. A droppable event is skipped (and
     /// takes no `seq`) while the queue is at least half full.
-    pub fn send_event(
-        &self,
-        name: &'static str,
-        payload: &Rc<str>,
-        state: Option<(u64, u64)>,
-        droppable: bool,
-    ) -> bool {
+    pub fn send_event(&self, body: &Rc<EventBody>, droppable: bool) -> bool {
         if droppable && self.tx.len() * 2 >= self.tx.capacity().unwrap_or(usize::MAX) {
             return false;
         }
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
         self.queue(Out::Event {
-            name,
-            payload: Rc::clone(payload),
+            body: Rc::clone(body),
             seq,
-            state,
         })
     }
 
@@ -274,13 +270,16 @@ impl Hub {
         with_state: bool,
         droppable: bool,
     ) {
-        let payload: Rc<str> = Rc::from(payload.to_string());
-        let state = with_state.then(|| self.state_version());
+        let body = Rc::new(EventBody {
+            name,
+            payload: payload.to_string(),
+            state: with_state.then(|| self.state_version()),
+        });
         // Clone the list: a send may close a peer, which must not re-enter the borrow.
         let peers: Vec<Rc<Peer>> = self.peers.borrow().clone();
         for p in peers {
             if !read_scoped || p.reads() {
-                p.send_event(name, &payload, state, droppable);
+                p.send_event(&body, droppable);
             }
         }
     }

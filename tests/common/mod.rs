@@ -283,6 +283,18 @@ impl Ws {
         }
     }
 
+    /// The `res` frames for every id in `ids`, in whatever order they arrive.
+    pub fn wait_all(&mut self, ids: &[&str]) -> Vec<Value> {
+        let mut got: Vec<Value> = Vec::new();
+        while got.len() < ids.len() {
+            let v = self.next_json();
+            if v["type"] == "res" && ids.iter().any(|id| v["id"] == *id) {
+                got.push(v);
+            }
+        }
+        got
+    }
+
     /// Reads until the server closes; returns the close code (None if no close frame).
     pub fn expect_close(&mut self) -> Option<(u16, String)> {
         loop {
