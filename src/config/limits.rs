@@ -16,14 +16,14 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Authenticated + handshaking sockets; at the cap new TCP connections are answered 503 and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// tungstenite read buffer per socket; eagerly allocated and zero-filled, so kept small.
-pub const DEFAULT_WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+pub const DEFAULT_WS_READ_BUFFER_BYTES: usize = 2 * 1024;
 /// Bytes tungstenite may hold unwritten per socket before a write reports back-pressure.
 pub const DEFAULT_WS_MAX_WRITE_BUFFER_BYTES: usize = 512 * 1024;
 /// Frames waiting to be written to one client; a full queue disconnects that client (slow consumer).
-pub const DEFAULT_OUTBOUND_QUEUE: usize = 64;
+pub const DEFAULT_OUTBOUND_QUEUE: usize = 32;
 /// Presence entries carried by `hello-ok` snapshots and `presence` events; the rest are listed
 /// only by `system-presence`. Keeps those frames (and every socket's write buffer) small.
-pub const DEFAULT_MAX_PRESENCE_ENTRIES: usize = 16;
+pub const DEFAULT_MAX_PRESENCE_ENTRIES: usize = 8;
 /// Requests one connection may have running at once; past it → `UNAVAILABLE`, retryable.
 pub const DEFAULT_MAX_INFLIGHT_PER_CONN: usize = 8;
 /// Worker threads of the blocking pool (spawned on demand, exit when idle).
