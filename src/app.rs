@@ -100,14 +100,8 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         while !ctx.hub.is_empty() {
             Timer::after(Duration::from_millis(10)).await;
         }
-        true
     };
-    let clean = smol::future::or(drained, async {
-        Timer::after(grace).await;
-        false
-    })
-    .await;
-    if !clean {
+    if crate::clock::within(grace, drained).await.is_none() {
         log::warn!(
             "{} clients did not close within {} ms",
             ctx.hub.len(),

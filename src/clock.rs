@@ -1,8 +1,19 @@
-//! Wall-clock helpers: epoch milliseconds and RFC 3339 timestamps without a date crate.
+//! Time helpers: epoch milliseconds, RFC 3339 timestamps without a date crate, and `within`,
+//! the one way to put a deadline on a future.
 //!
 //! The defender and other pure code take time as an argument; only edges call these.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Runs `fut` for at most `limit`: `Some(output)`, or `None` when the deadline passed first.
+pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    smol::future::or(async { Some(fut.await) }, async {
+        smol::Timer::after(limit).await;
+        None
+    })
+    .await
+}
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970).
 pub fn now_ms() -> u64 {

@@ -13,8 +13,8 @@ use async_tungstenite::client_async_with_config;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use serde_json::{Value, json};
+use smol::Async;
 use smol::stream::StreamExt;
-use smol::{Async, Timer};
 
 use crate::config::{AuthMode, Config, OPERATOR_SCOPES, Overrides};
 
@@ -189,14 +189,13 @@ pub fn call(
         .next()
         .ok_or_else(|| CallError::Transport(format!("no address for {host_port}")))?;
     let work = exchange(t, addr, method, params);
-    smol::block_on(smol::future::or(work, async {
-        Timer::after(timeout).await;
+    smol::block_on(crate::clock::within(timeout, work)).unwrap_or_else(|| {
         Err(CallError::Transport(format!(
             "gateway timeout after {} ms ({})",
             timeout.as_millis(),
             t.url
         )))
-    }))
+    })
 }
 
 async fn exchange(

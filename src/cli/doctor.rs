@@ -207,12 +207,7 @@ fn check_clock(r: &mut Report) {
 
 fn check_memory(r: &mut Report) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let kb = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
+    let kb = |name: &str| crate::telemetry::proc_kib(&text, name);
     match (kb("MemAvailable:"), kb("MemTotal:")) {
         (Some(avail), Some(total)) => {
             let detail = format!("{} MiB available of {} MiB", avail / 1024, total / 1024);

@@ -16,14 +16,15 @@ use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message};
 use serde_json::Value;
+use smol::Async;
 use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
-use smol::{Async, Timer};
 
 use super::dispatch::{self, Method};
 use super::frame::{self, FrameError};
 use super::hub::{Close, Peer, PeerQueues};
 use super::{Ctx, WsRx, WsTx, handshake, http, send_close, send_text};
+use crate::clock::within;
 use crate::rpc::error::RpcError;
 
 /// Serves one accepted socket until it closes.
@@ -31,12 +32,8 @@ pub async fn serve(ctx: Rc<Ctx>, mut stream: Async<TcpStream>, addr: SocketAddr)
     let limits = &ctx.config.limits;
     let wt = Duration::from_millis(limits.write_timeout_ms);
     let read = http::read_head(&mut stream, limits);
-    let timeout = async {
-        Timer::after(Duration::from_millis(limits.http_timeout_ms)).await;
-        Err(None)
-    };
-    let head = smol::future::or(async { read.await.map_err(Some) }, timeout).await;
-    let (head, leftover) = match head {
+    let head = within(Duration::from_millis(limits.http_timeout_ms), read).await;
+    let (head, leftover) = match head.map(|r| r.map_err(Some)).unwrap_or(Err(None)) {
         Ok(h) => h,
         Err(None) => {
             let body =
@@ -69,15 +66,8 @@ pub async fn serve(ctx: Rc<Ctx>, mut stream: Async<TcpStream>, addr: SocketAddr)
          Sec-WebSocket-Accept: {}\r\n\r\n",
         derive_accept_key(key.as_bytes())
     );
-    let wrote = smol::future::or(
-        async { stream.write_all(accept.as_bytes()).await.is_ok() },
-        async {
-            Timer::after(wt).await;
-            false
-        },
-    )
-    .await;
-    if !wrote {
+    let wrote = within(wt, stream.write_all(accept.as_bytes())).await;
+    if wrote.is_none_or(|r| r.is_err()) {
         return;
     }
     let ws = WebSocketStream::from_partially_read(
@@ -282,9 +272,10 @@ pub async fn call_with_timeout(
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let ms = ctx.config.limits.rpc_timeout_ms;
-    smol::future::or(dispatch::call(ctx, method, params), async {
-        Timer::after(Duration::from_millis(ms)).await;
-        Err(RpcError::Timeout { ms })
-    })
+    within(
+        Duration::from_millis(ms),
+        dispatch::call(ctx, method, params),
+    )
     .await
+    .unwrap_or(Err(RpcError::Timeout { ms }))
 }

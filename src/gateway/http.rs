@@ -12,13 +12,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use smol::Async;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::{Async, Timer};
 
 use super::auth::secret_eq;
 use super::dispatch::{self, Method};
 use super::{Ctx, Role};
-use crate::clock::now_ms;
+use crate::clock::{now_ms, within};
 use crate::config::Limits;
 use crate::rpc::error::RpcError;
 
@@ -154,10 +154,7 @@ pub async fn respond(
         let _ = stream.write_all(text.as_bytes()).await;
         let _ = stream.flush().await;
     };
-    smol::future::or(write, async {
-        Timer::after(write_timeout).await;
-    })
-    .await;
+    let _ = within(write_timeout, write).await;
 }
 
 fn reason(status: u16) -> &'static str {
@@ -300,12 +297,9 @@ async fn rpc(
     if body.len() < len {
         let start = body.len();
         body.resize(len, 0);
-        let read = async { stream.read_exact(&mut body[start..]).await.is_ok() };
-        let timeout = async {
-            Timer::after(Duration::from_millis(ctx.config.limits.http_timeout_ms)).await;
-            false
-        };
-        if !smol::future::or(read, timeout).await {
+        let limit = Duration::from_millis(ctx.config.limits.http_timeout_ms);
+        let read = stream.read_exact(&mut body[start..]);
+        if within(limit, read).await.is_none_or(|r| r.is_err()) {
             return (
                 408,
                 "",

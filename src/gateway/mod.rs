@@ -209,12 +209,10 @@ fn refuse_at_cap(ctx: &Ctx, stream: Async<TcpStream>, addr: SocketAddr) {
 
 /// Writes one text frame within `timeout`; false if the socket failed or stalled.
 pub async fn send_text(tx: &mut WsTx, text: String, timeout: Duration) -> bool {
-    let send = async { tx.send(Message::Text(text.into())).await.is_ok() };
-    let stall = async {
-        Timer::after(timeout).await;
-        false
-    };
-    smol::future::or(send, stall).await
+    let send = tx.send(Message::Text(text.into()));
+    crate::clock::within(timeout, send)
+        .await
+        .is_some_and(|r| r.is_ok())
 }
 
 /// Sends a close frame within `timeout` (best effort).
@@ -223,11 +221,5 @@ pub async fn send_close(tx: &mut WsTx, close: &hub::Close, timeout: Duration) {
         code: close.code.into(),
         reason: close.reason.clone().into(),
     };
-    let send = async {
-        let _ = tx.close(Some(frame)).await;
-    };
-    smol::future::or(send, async {
-        Timer::after(timeout).await;
-    })
-    .await;
+    let _ = crate::clock::within(timeout, tx.close(Some(frame))).await;
 }

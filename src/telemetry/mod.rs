@@ -168,15 +168,16 @@ pub fn tail(cursor: Option<u64>, limit: usize, max_bytes: usize) -> Tail {
 /// Resident memory of this process from `/proc/self/status`: (VmRSS, VmHWM) in bytes.
 pub fn memory() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let bytes = |name: &str| proc_kib(&text, name).map(|kb| kb * 1024).unwrap_or(0);
+    (bytes("VmRSS:"), bytes("VmHWM:"))
+}
+
+/// The value of a `Name:   1234 kB` line in a `/proc` text file (`/proc/meminfo`, `status`).
+pub fn proc_kib(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 #[cfg(test)]
