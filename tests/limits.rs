@@ -80,14 +80,7 @@ fn slow_reader_is_disconnected_while_others_keep_working() {
 fn slow_method_does_not_block_health_and_inflight_is_bounded() {
     // config.get reads the config file on the blocking pool; a FIFO makes that read hang.
     let gw = Gateway::start("[limits]\nmax_inflight_per_conn = 2\n");
-    let cfg = gw.dir.join("config.toml");
-    std::fs::remove_file(&cfg).unwrap();
-    let ok = std::process::Command::new("mkfifo")
-        .arg(&cfg)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    let cfg = config_as_fifo(&gw);
     let mut c = gw.client(&ALL_SCOPES);
     let slow_id = c.send("config.get", None);
     // health on the same socket answers while config.get is stuck.
@@ -111,15 +104,7 @@ fn slow_method_does_not_block_health_and_inflight_is_bounded() {
 #[test]
 fn blocking_pool_flood_is_shed_with_busy() {
     let gw = Gateway::start("[limits]\nblocking_threads = 1\nblocking_queue = 1\n");
-    let cfg = gw.dir.join("config.toml");
-    std::fs::remove_file(&cfg).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&cfg)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let cfg = config_as_fifo(&gw);
     let mut c = gw.client(&ALL_SCOPES);
     let a = c.send("config.get", None); // runs, stuck on the FIFO
     std::thread::sleep(Duration::from_millis(100));
@@ -150,6 +135,19 @@ fn oversize_message_after_auth_closes_1009() {
 }
 
 const EMPTY_LIMITS: &str = "";
+
+/// Replaces the gateway's config file with a FIFO, so `config.get` (which reads it on the
+/// blocking pool) hangs until a `Feeder` writes to it.
+fn config_as_fifo(gw: &Gateway) -> std::path::PathBuf {
+    let cfg = gw.dir.join("config.toml");
+    std::fs::remove_file(&cfg).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&cfg)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    cfg
+}
 
 /// Opens the FIFO for writing whenever a reader waits on it (non-blocking open), until stopped.
 struct Feeder {

@@ -407,7 +407,8 @@ impl Config {
 /// Placeholder shown instead of a secret.
 pub const REDACTED: &str = "***";
 
-fn mask_raw(raw: &str) -> String {
+/// `raw` TOML text with the values of `token` and `password` keys replaced by `***`.
+pub fn mask_raw(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for line in raw.lines() {
         let key = line.split('=').next().unwrap_or("").trim();

@@ -76,7 +76,7 @@ pub fn parse(text: &str, max: usize) -> Result<ReqFrame, FrameError> {
     if !v.is_object() {
         return Err(invalid("frame is not an object".into()));
     }
-    let req: ReqFrame = serde_json::from_value(v.clone()).map_err(|e| invalid(e.to_string()))?;
+    let req: ReqFrame = serde_json::from_value(v).map_err(|e| invalid(e.to_string()))?;
     if req.kind != "req" {
         return Err(invalid(format!(
             "expected type \"req\", got {:?}",

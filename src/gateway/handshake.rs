@@ -50,6 +50,8 @@ const CLIENT_MODES: [&str; 8] = [
     "webchat", "cli", "ui", "backend", "node", "worker", "probe", "test",
 ];
 
+// Closed like upstream's schema: every field is accepted and type-checked; some are not used yet.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ConnectParams {
@@ -82,6 +84,8 @@ struct ConnectParams {
     user_agent: Option<String>,
 }
 
+// Closed like upstream's schema: every field is accepted and type-checked; some are not used yet.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ClientInfo {
@@ -103,6 +107,8 @@ struct ClientInfo {
     instance_id: Option<String>,
 }
 
+// Closed like upstream's schema: every field is accepted and type-checked; some are not used yet.
+#[allow(dead_code)]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AuthBlock {
@@ -483,22 +489,6 @@ fn check_shape(p: &ConnectParams) -> Result<(), String> {
         if list.len() > 256 || list.iter().any(|s| s.is_empty()) {
             return Err(format!("{name} must hold at most 256 non-empty strings"));
         }
-    }
-    let _ = (
-        &p.computer_use,
-        &p.worker_runs,
-        &p.permissions,
-        &p.path_env,
-        &p.locale,
-        &p.user_agent,
-        &p.client.model_identifier,
-    );
-    if let Some(a) = &p.auth {
-        let _ = (
-            &a.bootstrap_token,
-            &a.approval_runtime_token,
-            &a.agent_runtime_identity_token,
-        );
     }
     Ok(())
 }

@@ -162,11 +162,7 @@ pub async fn config_get(ctx: &Ctx) -> Result<Value, RpcError> {
                 Ok(_) => Vec::new(),
                 Err(e) => vec![e.to_string()],
             };
-            let masked = Config {
-                raw: Some(text.clone()),
-                ..ctx.config.clone()
-            }
-            .masked_raw();
+            let masked = Some(crate::config::mask_raw(&text));
             (true, masked, Some(sha256_hex(&text)), check.is_ok(), issues)
         }
     };
