@@ -43,6 +43,15 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
             }
         },
     };
+    // The database opens before the port: a refused file (newer schema, corrupt, foreign) stops
+    // start-up with its reason instead of serving clients without their sessions.
+    let store = match crate::store::Store::open(&config.state_dir, &config.limits) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return 1;
+        }
+    };
     let listener = match Async::<TcpListener>::bind(config.bind) {
         Ok(l) => l,
         Err(e) => {
@@ -79,7 +88,9 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         token_path,
         Rc::clone(&ex),
         shutdown.clone(),
+        store,
     ));
+    start_scheduler(&ctx, &ex);
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
     ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
     ex.spawn(presence_loop(Rc::clone(&ctx))).detach();
@@ -108,9 +119,42 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
             grace.as_millis()
         );
     }
+    // Every acknowledged write is already committed; this only folds the WAL back into the file.
+    if crate::clock::within(grace, ctx.store.checkpoint())
+        .await
+        .is_none()
+    {
+        log::warn!(
+            "store checkpoint did not finish within {} ms",
+            grace.as_millis()
+        );
+    }
     log::info!("stopped");
     log::logger().flush();
     0
+}
+
+/// Builds the scheduler with the agent runner as its executor and stores it in the context.
+fn start_scheduler(ctx: &Rc<Ctx>, ex: &Rc<LocalExecutor<'static>>) {
+    let l = &ctx.config.limits;
+    let runtime = ctx.config.agent.runtime;
+    if runtime == crate::config::Runtime::TestDouble {
+        log::warn!(
+            "agent.runtime = \"test-double\": runs answer a fixed [test-double] text (tests and benchmarks only)"
+        );
+    }
+    let runner = Rc::new(crate::agent::Runner::new(Rc::downgrade(ctx), runtime));
+    let sched = crate::scheduler::Scheduler::new(
+        Rc::clone(ex),
+        runner,
+        crate::scheduler::SchedLimits {
+            global_queue: l.global_queue,
+            session_queue: l.session_queue,
+            max_concurrent_runs: l.max_concurrent_runs,
+            steer_inbox: l.steer_inbox,
+        },
+    );
+    let _ = ctx.sched.set(sched);
 }
 
 /// Sends `tick {ts}` to every client every `limits.tick_interval_ms` (the only periodic timer).

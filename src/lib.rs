@@ -3,6 +3,7 @@
 //! One static binary, one executor thread, every buffer bounded. See `ARCHITECTURE.md` for the
 //! module map and how a request flows; the binary's entry point is `src/main.rs`.
 
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -11,5 +12,8 @@ pub mod gateway;
 pub mod ids;
 pub mod pool;
 pub mod rpc;
+pub mod scheduler;
+pub mod sessions;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;

@@ -38,14 +38,15 @@ fn connection_cap_refuses_with_503_and_recovers() {
 #[test]
 fn slow_reader_is_disconnected_while_others_keep_working() {
     let gw = Gateway::start(
-        "[limits]\noutbound_queue = 8\nwrite_timeout_ms = 1000\nmax_inflight_per_conn = 64\n",
+        "[limits]\noutbound_queue = 8\nwrite_timeout_ms = 1000\nmax_inflight_per_conn = 4\n",
     );
     let mut fast = gw.client(&ALL_SCOPES);
     let mut slow = gw.client(&ALL_SCOPES);
-    // The slow client pipelines thousands of large responses and never reads them.
+    // The slow client pipelines tens of thousands of requests (large answers, or `busy` errors
+    // past the in-flight cap) and never reads them.
     let req = json!({"type": "req", "id": "s", "method": "config.schema"}).to_string();
     let frame = tungstenite::Message::Text(req.into());
-    for _ in 0..4000 {
+    for _ in 0..40_000 {
         if slow.ws.ws.write(frame.clone()).is_err() {
             break;
         }
@@ -231,18 +232,19 @@ fn sigterm_during_handshake_still_exits_cleanly() {
 }
 
 #[test]
-fn idle_gateway_keeps_two_threads_at_most() {
+fn idle_gateway_keeps_three_threads_at_most() {
     let gw = Gateway::start(EMPTY_LIMITS);
     let mut c = gw.client(&ALL_SCOPES);
     c.call("config.get", None).unwrap(); // uses a pool thread
-    // Pool workers exit after blocking_idle_ms (5 s in the edge profile).
+    // Pool workers exit after blocking_idle_ms (5 s in the edge profile). What stays: the
+    // executor thread, async-io's reactor thread and the store thread (blocked on its queue).
     let threads = || {
         std::fs::read_dir(format!("/proc/{}/task", gw.pid()))
             .map(|d| d.count())
             .unwrap_or(0)
     };
     assert!(
-        eventually(Duration::from_secs(10), || threads() <= 2),
+        eventually(Duration::from_secs(10), || threads() <= 3),
         "threads: {}",
         threads()
     );

@@ -1,7 +1,7 @@
 //! `doctor`: checks that this box can run the gateway, each with a verdict and a fix.
 //!
-//! Config validity, state dir existence and permissions (and the token file's mode), whether the
-//! port is free or held by a live gateway, clock sanity, and available memory against what the
+//! Config validity, state dir existence and permissions (and the token file's mode), the database
+//! (schema version, file sizes, row counts, `integrity_check`), whether the port is free or held by a live gateway, clock sanity, and available memory against what the
 //! profile needs. Prints one line per check; exit 1 if any check fails, 0 otherwise.
 
 use std::io::{Read, Write};
@@ -63,10 +63,46 @@ pub fn run(ov: &Overrides) -> u8 {
         }
     };
     check_state_dir(&mut r, &config);
+    check_database(&mut r, &config);
     check_port(&mut r, &config);
     check_clock(&mut r);
     check_memory(&mut r);
     if r.failed { 1 } else { 0 }
+}
+
+/// Schema version, file sizes, row counts and `PRAGMA integrity_check` of the database.
+fn check_database(r: &mut Report, c: &Config) {
+    match crate::store::inspect::inspect(&c.state_dir) {
+        Err(e) => r.line(Verdict::Fail, "database", &e),
+        Ok(rep) if !rep.exists => r.line(Verdict::Ok, "database", &rep.integrity),
+        Ok(rep) => {
+            let sizes: Vec<String> = rep
+                .sizes
+                .iter()
+                .map(|(p, n)| format!("{} {n} B", p.rsplit('/').next().unwrap_or(p)))
+                .collect();
+            let rows: Vec<String> = rep.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+            let detail = format!(
+                "{}: schema v{} (binary supports v{}), {}; rows: {}; integrity_check: {}",
+                rep.path,
+                rep.schema_version,
+                rep.supported_version,
+                sizes.join(", "),
+                rows.join(", "),
+                rep.integrity
+            );
+            let verdict =
+                if !rep.ours || rep.integrity != "ok" || rep.schema_version > rep.supported_version
+                {
+                    Verdict::Fail
+                } else if rep.schema_version < rep.supported_version {
+                    Verdict::Warn
+                } else {
+                    Verdict::Ok
+                };
+            r.line(verdict, "database", &detail);
+        }
+    }
 }
 
 fn check_state_dir(r: &mut Report, c: &Config) {

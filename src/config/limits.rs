@@ -61,6 +61,38 @@ pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 1_500;
 /// Time a single RPC handler may run before it is answered `UNAVAILABLE` (timeout).
 pub const DEFAULT_RPC_TIMEOUT_MS: u64 = 30_000;
 
+/// Jobs waiting for the store thread; past it → `UNAVAILABLE`, retryable.
+pub const DEFAULT_STORE_QUEUE: usize = 64;
+/// Write jobs committed together in one transaction (one fsync per batch, not per write).
+pub const DEFAULT_STORE_BATCH_MAX: usize = 64;
+/// SQLite page cache of the store connection, in KiB (memory, not disk).
+pub const DEFAULT_STORE_CACHE_KIB: usize = 512;
+/// Sessions the store keeps; creating one more → `UNAVAILABLE` (not retryable) until some are deleted.
+pub const DEFAULT_MAX_SESSIONS: usize = 20_000;
+/// Transcript messages kept per session key; older ones are pruned as new ones arrive.
+pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 1_000;
+/// Longest chat message text accepted (`chat.send`, `chat.inject`); longer → `INVALID_REQUEST`.
+pub const DEFAULT_MAX_CHAT_MESSAGE_BYTES: usize = 64 * 1024;
+/// Usage records kept for `usage.*` and `sessions.usage*`; the oldest are pruned past it.
+pub const DEFAULT_MAX_USAGE_ROWS: usize = 100_000;
+/// Turns waiting across all sessions; past it → `UNAVAILABLE`, retryable.
+pub const DEFAULT_GLOBAL_QUEUE: usize = 64;
+/// Turns waiting behind one session's active run; past it → `UNAVAILABLE`, retryable.
+pub const DEFAULT_SESSION_QUEUE: usize = 8;
+/// Runs executing at once across sessions (each session runs at most one).
+pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 2;
+/// Deadline of one run (eval timeout); then the run ends with a `timeout` error.
+pub const DEFAULT_RUN_TIMEOUT_MS: u64 = 300_000;
+/// Idempotency keys remembered; the oldest finished entry is evicted past it.
+pub const DEFAULT_IDEMPOTENCY_ENTRIES: usize = 256;
+/// How long an idempotency key is remembered.
+pub const DEFAULT_IDEMPOTENCY_TTL_MS: u64 = 600_000;
+/// Steering messages buffered for one running turn; past it the message is queued instead.
+pub const DEFAULT_STEER_INBOX: usize = 4;
+
+/// Session keys one connection may follow with `sessions.messages.subscribe`; more → `INVALID_REQUEST`.
+pub const DEFAULT_MAX_MESSAGE_SUBSCRIPTIONS: usize = 16;
+
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -117,6 +149,36 @@ pub struct Limits {
     pub shutdown_grace_ms: u64,
     /// Deadline of one RPC handler.
     pub rpc_timeout_ms: u64,
+    /// Jobs queued for the store thread; past it → `UNAVAILABLE` retryable.
+    pub store_queue: usize,
+    /// Write jobs per store transaction.
+    pub store_batch_max: usize,
+    /// SQLite page cache in KiB.
+    pub store_cache_kib: usize,
+    /// Sessions kept; creating more → `UNAVAILABLE`.
+    pub max_sessions: usize,
+    /// Transcript messages kept per session (oldest pruned).
+    pub max_messages_per_session: usize,
+    /// Longest chat message text accepted.
+    pub max_chat_message_bytes: usize,
+    /// Usage records kept (oldest pruned).
+    pub max_usage_rows: usize,
+    /// Turns queued across sessions; past it → `UNAVAILABLE` retryable.
+    pub global_queue: usize,
+    /// Turns queued per session; past it → `UNAVAILABLE` retryable.
+    pub session_queue: usize,
+    /// Runs executing at once.
+    pub max_concurrent_runs: usize,
+    /// Deadline of one run.
+    pub run_timeout_ms: u64,
+    /// Idempotency keys remembered.
+    pub idempotency_entries: usize,
+    /// Lifetime of a remembered idempotency key.
+    pub idempotency_ttl_ms: u64,
+    /// Steering messages buffered per running turn.
+    pub steer_inbox: usize,
+    /// `session.message` subscriptions per connection.
+    pub max_message_subscriptions: usize,
 }
 
 impl Default for Limits {
@@ -148,6 +210,21 @@ impl Default for Limits {
             write_timeout_ms: DEFAULT_WRITE_TIMEOUT_MS,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             rpc_timeout_ms: DEFAULT_RPC_TIMEOUT_MS,
+            store_queue: DEFAULT_STORE_QUEUE,
+            store_batch_max: DEFAULT_STORE_BATCH_MAX,
+            store_cache_kib: DEFAULT_STORE_CACHE_KIB,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_messages_per_session: DEFAULT_MAX_MESSAGES_PER_SESSION,
+            max_chat_message_bytes: DEFAULT_MAX_CHAT_MESSAGE_BYTES,
+            max_usage_rows: DEFAULT_MAX_USAGE_ROWS,
+            global_queue: DEFAULT_GLOBAL_QUEUE,
+            session_queue: DEFAULT_SESSION_QUEUE,
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+            run_timeout_ms: DEFAULT_RUN_TIMEOUT_MS,
+            idempotency_entries: DEFAULT_IDEMPOTENCY_ENTRIES,
+            idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL_MS,
+            steer_inbox: DEFAULT_STEER_INBOX,
+            max_message_subscriptions: DEFAULT_MAX_MESSAGE_SUBSCRIPTIONS,
         }
     }
 }
@@ -205,6 +282,44 @@ impl Limits {
         at_least("http_timeout_ms", self.http_timeout_ms, 100)?;
         at_least("write_timeout_ms", self.write_timeout_ms, 100)?;
         at_least("rpc_timeout_ms", self.rpc_timeout_ms, 100)?;
+        at_least("store_queue", self.store_queue as u64, 1)?;
+        at_least("store_batch_max", self.store_batch_max as u64, 1)?;
+        at_least("store_cache_kib", self.store_cache_kib as u64, 64)?;
+        at_least("max_sessions", self.max_sessions as u64, 1)?;
+        at_least(
+            "max_messages_per_session",
+            self.max_messages_per_session as u64,
+            10,
+        )?;
+        at_least(
+            "max_chat_message_bytes",
+            self.max_chat_message_bytes as u64,
+            256,
+        )?;
+        at_least("max_usage_rows", self.max_usage_rows as u64, 100)?;
+        at_least("global_queue", self.global_queue as u64, 1)?;
+        at_least("session_queue", self.session_queue as u64, 1)?;
+        at_least("max_concurrent_runs", self.max_concurrent_runs as u64, 1)?;
+        at_least("run_timeout_ms", self.run_timeout_ms, 100)?;
+        at_least("idempotency_entries", self.idempotency_entries as u64, 1)?;
+        at_least("idempotency_ttl_ms", self.idempotency_ttl_ms, 1000)?;
+        at_least("steer_inbox", self.steer_inbox as u64, 1)?;
+        at_least(
+            "max_message_subscriptions",
+            self.max_message_subscriptions as u64,
+            1,
+        )?;
+        // One store batch can complete every in-flight request at once: the answers plus a few
+        // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.
+        if self.outbound_queue < self.max_inflight_per_conn * 2 {
+            return Err((
+                "limits.outbound_queue".into(),
+                format!(
+                    "must be at least twice limits.max_inflight_per_conn ({} < 2 × {})",
+                    self.outbound_queue, self.max_inflight_per_conn
+                ),
+            ));
+        }
         if self.max_frame_bytes > self.max_message_bytes {
             return Err((
                 "limits.max_frame_bytes".into(),

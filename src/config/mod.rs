@@ -8,6 +8,7 @@
 //! error names the key (and the line when TOML gives one) and stops start-up with exit code 2.
 //! `${ENV}` references are expanded in string values. Secrets live in `Secret`, masked in `Debug`.
 
+pub mod agent;
 pub mod limits;
 mod schema;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use agent::{AgentConfig, Price, Runtime};
 pub use limits::Limits;
 pub use schema::config_schema;
 
@@ -209,6 +211,10 @@ pub struct Config {
     pub limits: Limits,
     /// Default log filter (`RUST_LOG` overrides it).
     pub log_level: String,
+    /// Agent identity, mention names, group activation and run executor.
+    pub agent: AgentConfig,
+    /// Token prices for `usage.cost`; unlisted models have an unknown cost.
+    pub pricing: Vec<Price>,
 }
 
 /// Command-line overrides, applied after the file.
@@ -233,6 +239,10 @@ struct RawConfig {
     #[serde(default)]
     gateway: RawGateway,
     limits: Option<toml::Table>,
+    #[serde(default)]
+    agent: agent::RawAgent,
+    #[serde(default)]
+    pricing: Vec<Price>,
 }
 
 #[derive(Deserialize, Default)]
@@ -362,6 +372,9 @@ impl Config {
             ));
         }
 
+        let agent = agent::build_agent(&file.agent)?;
+        agent::check_pricing(&file.pricing)?;
+
         Ok(Config {
             path,
             raw,
@@ -371,6 +384,8 @@ impl Config {
             auth,
             limits,
             log_level,
+            agent,
+            pricing: file.pricing,
         })
     }
 
@@ -395,6 +410,19 @@ impl Config {
                 },
             },
             "limits": self.limits,
+            "agent": {
+                "default_id": self.agent.default_id,
+                "main_key": self.agent.main_key,
+                "names": self.agent.names,
+                "group_activation": self.agent.group_activation,
+                "runtime": self.agent.runtime.as_str(),
+                "test_delay_ms": self.agent.test_delay_ms,
+            },
+            "pricing": self.pricing.iter().map(|p| serde_json::json!({
+                "provider": p.provider, "model": p.model,
+                "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,
+                "cache_read_per_mtok": p.cache_read_per_mtok, "cache_write_per_mtok": p.cache_write_per_mtok,
+            })).collect::<Vec<_>>(),
         })
     }
 

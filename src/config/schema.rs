@@ -48,7 +48,36 @@ pub fn config_schema(now_ms: u64) -> Value {
                         }
                     }
                 },
-                "limits": {"type": "object", "additionalProperties": false, "properties": limit_props}
+                "limits": {"type": "object", "additionalProperties": false, "properties": limit_props},
+                "agent": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "default_id": {"type": "string", "default": "main"},
+                        "main_key": {"type": "string", "default": "main"},
+                        "names": {"type": "array", "items": {"type": "string"}, "maxItems": 16, "description": "names that count as a mention in group chats"},
+                        "group_activation": {"type": "string", "enum": ["mention", "always"], "default": "mention"},
+                        "runtime": {"type": "string", "enum": ["none", "test-double"], "default": "none", "description": "run executor; test-double is for tests and benchmarks only"},
+                        "test_delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000, "default": 0}
+                    }
+                },
+                "pricing": {
+                    "type": "array",
+                    "maxItems": 256,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["provider", "model", "input_per_mtok", "output_per_mtok"],
+                        "properties": {
+                            "provider": {"type": "string"},
+                            "model": {"type": "string"},
+                            "input_per_mtok": {"type": "number", "minimum": 0},
+                            "output_per_mtok": {"type": "number", "minimum": 0},
+                            "cache_read_per_mtok": {"type": "number", "minimum": 0},
+                            "cache_write_per_mtok": {"type": "number", "minimum": 0}
+                        }
+                    }
+                }
             }
         },
         "uiHints": {

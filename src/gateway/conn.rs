@@ -244,7 +244,7 @@ fn on_text(
     let (ctx2, peer2, inflight2) = (Rc::clone(ctx), Rc::clone(peer), Rc::clone(inflight));
     ctx.ex
         .spawn(async move {
-            let result = call_with_timeout(&ctx2, method, req.params).await;
+            let result = call_with_timeout(&ctx2, Some(&peer2), method, req.params).await;
             inflight2.set(inflight2.get() - 1);
             ctx2.stats.requests.set(ctx2.stats.requests.get() + 1);
             let text = match result {
@@ -268,13 +268,14 @@ fn on_text(
 /// Runs a method under `limits.rpc_timeout_ms`.
 pub async fn call_with_timeout(
     ctx: &Rc<Ctx>,
+    peer: Option<&Rc<Peer>>,
     method: Method,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let ms = ctx.config.limits.rpc_timeout_ms;
     within(
         Duration::from_millis(ms),
-        dispatch::call(ctx, method, params),
+        dispatch::call(ctx, peer, method, params),
     )
     .await
     .unwrap_or(Err(RpcError::Timeout { ms }))

@@ -8,6 +8,9 @@
 
 use serde_json::Value;
 
+use std::rc::Rc;
+
+use super::hub::Peer;
 use super::{Ctx, Role};
 use crate::rpc::error::RpcError;
 use crate::rpc::system;
@@ -29,64 +32,145 @@ pub enum Method {
     ConfigGet,
     /// `config.schema`: JSON Schema of the config file.
     ConfigSchema,
+    /// `sessions.list`: a page of sessions, newest first.
+    SessionsList,
+    /// `sessions.describe`: one session row.
+    SessionsDescribe,
+    /// `sessions.get`: one session row (same as describe).
+    SessionsGet,
+    /// `sessions.preview`: last messages of several sessions.
+    SessionsPreview,
+    /// `sessions.resolve`: key/sessionId/label → key.
+    SessionsResolve,
+    /// `sessions.patch`: change a session's settings.
+    SessionsPatch,
+    /// `sessions.reset`: new session id.
+    SessionsReset,
+    /// `sessions.delete`: remove a session.
+    SessionsDelete,
+    /// `sessions.compact`: trim a transcript.
+    SessionsCompact,
+    /// `sessions.history`: edge alias of `chat.history` (the replaced runtime had it).
+    SessionsHistory,
+    /// `sessions.subscribe`: opt into `sessions.changed`.
+    SessionsSubscribe,
+    /// `sessions.unsubscribe`: opt out of `sessions.changed`.
+    SessionsUnsubscribe,
+    /// `sessions.messages.subscribe`: opt into `session.message` for a key.
+    SessionsMessagesSubscribe,
+    /// `sessions.messages.unsubscribe`.
+    SessionsMessagesUnsubscribe,
+    /// `sessions.usage`: token usage per session.
+    SessionsUsage,
+    /// `sessions.usage.timeseries`: daily usage of a session.
+    SessionsUsageTimeseries,
+    /// `sessions.usage.logs`: usage records of a session.
+    SessionsUsageLogs,
+    /// `session.status`: edge extension, a session's row plus its scheduler state.
+    SessionStatus,
+    /// `chat.history`: a transcript page.
+    ChatHistory,
+    /// `chat.inject`: append an assistant note without a run.
+    ChatInject,
+    /// `chat.send`: store a user message and schedule a turn.
+    ChatSend,
+    /// `chat.abort`: abort a session's active run.
+    ChatAbort,
+    /// `usage.status`: per-provider usage from recorded runs.
+    UsageStatus,
+    /// `usage.cost`: cost summary from recorded usage and the configured prices.
+    UsageCost,
 }
+
+/// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
+const NAMES: [(Method, &str, &str); 31] = [
+    (Method::Health, "health", READ),
+    (Method::Status, "status", READ),
+    (Method::SystemPresence, "system-presence", READ),
+    (Method::LastHeartbeat, "last-heartbeat", READ),
+    (Method::LogsTail, "logs.tail", READ),
+    (Method::ConfigGet, "config.get", READ),
+    (Method::ConfigSchema, "config.schema", READ),
+    (Method::SessionsList, "sessions.list", READ),
+    (Method::SessionsDescribe, "sessions.describe", READ),
+    (Method::SessionsGet, "sessions.get", READ),
+    (Method::SessionsPreview, "sessions.preview", READ),
+    (Method::SessionsResolve, "sessions.resolve", READ),
+    // Upstream marks patch and delete "dynamic" (decided per call); we require write for
+    // patch and admin for the destructive delete, as reset and compact (admin upstream).
+    (Method::SessionsPatch, "sessions.patch", WRITE),
+    (Method::SessionsReset, "sessions.reset", ADMIN),
+    (Method::SessionsDelete, "sessions.delete", ADMIN),
+    (Method::SessionsCompact, "sessions.compact", ADMIN),
+    (Method::SessionsHistory, "sessions.history", READ),
+    (Method::SessionsSubscribe, "sessions.subscribe", READ),
+    (Method::SessionsUnsubscribe, "sessions.unsubscribe", READ),
+    (
+        Method::SessionsMessagesSubscribe,
+        "sessions.messages.subscribe",
+        READ,
+    ),
+    (
+        Method::SessionsMessagesUnsubscribe,
+        "sessions.messages.unsubscribe",
+        READ,
+    ),
+    (Method::SessionsUsage, "sessions.usage", READ),
+    (
+        Method::SessionsUsageTimeseries,
+        "sessions.usage.timeseries",
+        READ,
+    ),
+    (Method::SessionsUsageLogs, "sessions.usage.logs", READ),
+    (Method::SessionStatus, "session.status", READ),
+    (Method::ChatHistory, "chat.history", READ),
+    (Method::ChatInject, "chat.inject", ADMIN),
+    (Method::ChatSend, "chat.send", WRITE),
+    (Method::ChatAbort, "chat.abort", WRITE),
+    (Method::UsageStatus, "usage.status", READ),
+    (Method::UsageCost, "usage.cost", READ),
+];
+
+const READ: &str = "operator.read";
+const WRITE: &str = "operator.write";
+const ADMIN: &str = "operator.admin";
 
 impl Method {
     /// Every method, in the order advertised.
-    pub const ALL: [Method; 7] = [
-        Method::Health,
-        Method::Status,
-        Method::SystemPresence,
-        Method::LastHeartbeat,
-        Method::LogsTail,
-        Method::ConfigGet,
-        Method::ConfigSchema,
-    ];
+    pub fn all() -> impl Iterator<Item = Method> {
+        NAMES.iter().map(|(m, _, _)| *m)
+    }
 
     /// The typed method for a wire name.
     pub fn parse(name: &str) -> Option<Method> {
-        Some(match name {
-            "health" => Method::Health,
-            "status" => Method::Status,
-            "system-presence" => Method::SystemPresence,
-            "last-heartbeat" => Method::LastHeartbeat,
-            "logs.tail" => Method::LogsTail,
-            "config.get" => Method::ConfigGet,
-            "config.schema" => Method::ConfigSchema,
-            _ => return None,
-        })
+        NAMES
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(m, _, _)| *m)
     }
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Health => "health",
-            Method::Status => "status",
-            Method::SystemPresence => "system-presence",
-            Method::LastHeartbeat => "last-heartbeat",
-            Method::LogsTail => "logs.tail",
-            Method::ConfigGet => "config.get",
-            Method::ConfigSchema => "config.schema",
-        }
+        NAMES
+            .iter()
+            .find(|(m, _, _)| *m == self)
+            .map(|(_, n, _)| *n)
+            .expect("every Method has a row in NAMES")
     }
 
     /// The operator scope the method needs (from upstream's schema `methods` map).
     pub fn scope(self) -> &'static str {
-        match self {
-            Method::Health
-            | Method::Status
-            | Method::SystemPresence
-            | Method::LastHeartbeat
-            | Method::LogsTail
-            | Method::ConfigGet
-            | Method::ConfigSchema => "operator.read",
-        }
+        NAMES
+            .iter()
+            .find(|(m, _, _)| *m == self)
+            .map(|(_, _, s)| *s)
+            .expect("every Method has a row in NAMES")
     }
 }
 
 /// Names of every implemented method (for `hello-ok` and `/rpc/methods`).
 pub fn method_names() -> Vec<&'static str> {
-    Method::ALL.iter().map(|m| m.as_str()).collect()
+    Method::all().map(Method::as_str).collect()
 }
 
 /// Whether `scopes` satisfy `needed`: admin implies all, write implies read and talk.
@@ -108,11 +192,17 @@ pub fn authorize(role: Role, scopes: &[String], name: &str) -> Result<Method, Rp
     method.ok_or_else(|| RpcError::UnknownMethod(name.to_string()))
 }
 
-/// Runs an authorized method.
-pub async fn call(ctx: &Ctx, method: Method, params: Option<Value>) -> Result<Value, RpcError> {
+/// Runs an authorized method; `peer` is the WebSocket caller (`None` over HTTP `POST /rpc`).
+pub async fn call(
+    ctx: &Rc<Ctx>,
+    peer: Option<&Rc<Peer>>,
+    method: Method,
+    params: Option<Value>,
+) -> Result<Value, RpcError> {
+    use crate::rpc::{chat, sessions, usage};
     match method {
-        Method::Health => Ok(system::health(ctx, no_params(method, params)?)),
-        Method::Status => system::status(ctx, params),
+        Method::Health => Ok(system::health(ctx, no_params(method, params)?).await),
+        Method::Status => system::status(ctx, params).await,
         Method::SystemPresence => {
             no_params(method, params)?;
             Ok(Value::Array(ctx.hub.presence_all()))
@@ -131,6 +221,31 @@ pub async fn call(ctx: &Ctx, method: Method, params: Option<Value>) -> Result<Va
             no_params(method, params)?;
             Ok(crate::config::config_schema(crate::clock::now_ms()))
         }
+        Method::SessionsList => sessions::list(ctx, params).await,
+        Method::SessionsDescribe | Method::SessionsGet => sessions::describe(ctx, params).await,
+        Method::SessionsPreview => sessions::preview(ctx, params).await,
+        Method::SessionsResolve => sessions::resolve(ctx, params).await,
+        Method::SessionsPatch => sessions::patch(ctx, params).await,
+        Method::SessionsReset => sessions::reset(ctx, params).await,
+        Method::SessionsDelete => sessions::delete(ctx, params).await,
+        Method::SessionsCompact => sessions::compact(ctx, params).await,
+        Method::SessionsHistory => chat::history(ctx, params, method.as_str()).await,
+        Method::SessionsSubscribe => sessions::subscribe(peer, params, true),
+        Method::SessionsUnsubscribe => sessions::subscribe(peer, params, false),
+        Method::SessionsMessagesSubscribe => sessions::messages_subscribe(ctx, peer, params, true),
+        Method::SessionsMessagesUnsubscribe => {
+            sessions::messages_subscribe(ctx, peer, params, false)
+        }
+        Method::SessionsUsage => usage::sessions_usage(ctx, params).await,
+        Method::SessionsUsageTimeseries => usage::sessions_usage_timeseries(ctx, params).await,
+        Method::SessionsUsageLogs => usage::sessions_usage_logs(ctx, params).await,
+        Method::SessionStatus => sessions::status(ctx, params).await,
+        Method::ChatHistory => chat::history(ctx, params, method.as_str()).await,
+        Method::ChatInject => chat::inject(ctx, params).await,
+        Method::ChatSend => chat::send(ctx, params).await,
+        Method::ChatAbort => chat::abort(ctx, params),
+        Method::UsageStatus => usage::usage_status(ctx, params).await,
+        Method::UsageCost => usage::usage_cost(ctx, params).await,
     }
 }
 
@@ -182,7 +297,7 @@ mod tests {
 
     #[test]
     fn parse_and_as_str_round_trip() {
-        for m in Method::ALL {
+        for m in Method::all() {
             assert_eq!(Method::parse(m.as_str()), Some(m));
         }
         assert_eq!(Method::parse("nope"), None);

@@ -25,7 +25,16 @@ use crate::ids;
 /// Lowest protocol probes and nodes may use (upstream's N-1 window).
 pub const MIN_NODE_PROTOCOL: u32 = 3;
 /// Events this gateway emits (advertised in `hello-ok`).
-pub const EVENTS: [&str; 4] = ["connect.challenge", "tick", "presence", "shutdown"];
+pub const EVENTS: [&str; 8] = [
+    "connect.challenge",
+    "tick",
+    "presence",
+    "shutdown",
+    "sessions.changed",
+    "session.message",
+    "chat",
+    "agent",
+];
 
 const CLIENT_IDS: [&str; 17] = [
     "webchat-ui",
@@ -178,8 +187,9 @@ pub async fn run(
         Ok(text) => admit(ctx, &text, &nonce, addr),
     };
     match outcome {
-        Ok((peer, queues, hello)) => {
-            if !send_text(tx, hello, write_timeout).await {
+        Ok((peer, queues, id, mut hello)) => {
+            hello["snapshot"]["health"] = crate::rpc::system::health(ctx, false).await;
+            if !send_text(tx, frame::res_ok(&id, &hello), write_timeout).await {
                 return None;
             }
             ctx.hub.add(Rc::clone(&peer));
@@ -248,7 +258,9 @@ async fn next_text(ctx: &Ctx, rx: &mut WsRx) -> Result<String, Refusal> {
     smol::future::or(read, smol::future::or(timeout, shutdown)).await
 }
 
-type Admitted = (Rc<Peer>, PeerQueues, String);
+/// The admitted peer, its queues, the connect request id and the `hello-ok` payload (its
+/// `snapshot.health` is filled in by `run`, which may await the store; `admit` stays synchronous).
+type Admitted = (Rc<Peer>, PeerQueues, String, Value);
 
 fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Admitted, Refusal> {
     let req = match frame::parse(text, ctx.config.limits.max_preauth_frame_bytes) {
@@ -434,14 +446,14 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
         "features": {"methods": dispatch::method_names(), "events": EVENTS},
         "snapshot": {
             "presence": snapshot_presence,
-            "health": crate::rpc::system::health(ctx, false),
+            "health": null,
             "stateVersion": {"presence": pv + 1, "health": hv},
             "uptimeMs": ctx.uptime_ms(),
             "stateDir": ctx.config.state_dir.display().to_string(),
             "sessionDefaults": {
-                "defaultAgentId": "main",
-                "mainKey": "main",
-                "mainSessionKey": "agent:main:main",
+                "defaultAgentId": ctx.config.agent.default_id,
+                "mainKey": ctx.config.agent.main_key,
+                "mainSessionKey": format!("agent:{}:{}", ctx.config.agent.default_id, ctx.config.agent.main_key),
                 "scope": "per-sender"
             },
             "authMode": ctx.config.auth.mode.as_str(),
@@ -453,7 +465,7 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
             "tickIntervalMs": ctx.config.limits.tick_interval_ms,
         },
     });
-    Ok((peer, queues, frame::res_ok(id, &hello)))
+    Ok((peer, queues, id.to_string(), hello))
 }
 
 /// Checks what serde cannot: enums, non-empty strings and list bounds from the schema.

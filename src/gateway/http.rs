@@ -226,8 +226,7 @@ async fn route(
             (if stopping { 503 } else { 200 }, "", body)
         }
         ("GET", "/rpc/methods") => {
-            let methods: Vec<Value> = Method::ALL
-                .iter()
+            let methods: Vec<Value> = Method::all()
                 .map(|m| json!({"name": m.as_str(), "scope": m.scope()}))
                 .collect();
             (200, "", json!({"methods": methods}))
@@ -326,7 +325,7 @@ async fn rpc(
     };
     let params = req.get("params").cloned();
     let result = match dispatch::authorize(Role::Operator, &ctx.config.auth.scopes, name) {
-        Ok(m) => super::conn::call_with_timeout(ctx, m, params).await,
+        Ok(m) => super::conn::call_with_timeout(ctx, None, m, params).await,
         Err(e) => Err(e),
     };
     ctx.stats.requests.set(ctx.stats.requests.get() + 1);

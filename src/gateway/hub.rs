@@ -81,6 +81,11 @@ pub struct Peer {
     kill: Sender<Close>,
     seq: Cell<u64>,
     slow: Cell<bool>,
+    /// Opted into `sessions.changed` (`sessions.subscribe`).
+    sessions_sub: Cell<bool>,
+    /// Session keys whose `session.message` events this peer wants (`sessions.messages.subscribe`),
+    /// at most `limits.max_message_subscriptions`.
+    message_subs: RefCell<Vec<String>>,
 }
 
 /// The receiving ends a connection task drains.
@@ -111,6 +116,8 @@ impl Peer {
             kill: kill_tx,
             seq: Cell::new(0),
             slow: Cell::new(false),
+            sessions_sub: Cell::new(false),
+            message_subs: RefCell::new(Vec::new()),
         });
         (peer, PeerQueues { out, kill })
     }
@@ -158,6 +165,32 @@ impl Peer {
             code,
             reason: reason.chars().take(120).collect(),
         });
+    }
+
+    /// Opts in or out of `sessions.changed` events.
+    pub fn set_sessions_sub(&self, on: bool) {
+        self.sessions_sub.set(on);
+    }
+
+    /// Subscribes to `session.message` for `key`; `false` when `cap` keys are already subscribed.
+    pub fn subscribe_messages(&self, key: &str, cap: usize) -> bool {
+        let mut subs = self.message_subs.borrow_mut();
+        if subs.iter().any(|k| k == key) {
+            return true;
+        }
+        if subs.len() >= cap {
+            return false;
+        }
+        subs.push(key.to_string());
+        true
+    }
+
+    /// Drops the `session.message` subscription for `key`; `true` if there was one.
+    pub fn unsubscribe_messages(&self, key: &str) -> bool {
+        let mut subs = self.message_subs.borrow_mut();
+        let before = subs.len();
+        subs.retain(|k| k != key);
+        subs.len() != before
     }
 
     /// Whether this peer may receive read-scoped events.
@@ -281,6 +314,44 @@ impl Hub {
             if !read_scoped || p.reads() {
                 p.send_event(&body, droppable);
             }
+        }
+    }
+
+    /// `sessions.changed` to peers that called `sessions.subscribe`.
+    pub fn emit_sessions_changed(&self, payload: &Value) {
+        self.fan_to("sessions.changed", payload, |p| p.sessions_sub.get());
+    }
+
+    /// `session.message` to peers subscribed to `key`.
+    pub fn emit_session_message(&self, key: &str, payload: &Value) {
+        self.fan_to("session.message", payload, |p| {
+            p.message_subs.borrow().iter().any(|k| k == key)
+        });
+    }
+
+    /// A run's `chat` or `agent` event to every read-scoped operator (upstream broadcasts them).
+    pub fn emit_run_event(&self, name: &'static str, payload: &Value) {
+        self.fan_out(name, payload, true, false, false);
+    }
+
+    fn fan_to(&self, name: &'static str, payload: &Value, wants: impl Fn(&Peer) -> bool) {
+        let peers: Vec<Rc<Peer>> = self
+            .peers
+            .borrow()
+            .iter()
+            .filter(|p| p.reads() && wants(p))
+            .cloned()
+            .collect();
+        if peers.is_empty() {
+            return;
+        }
+        let body = Rc::new(EventBody {
+            name,
+            payload: payload.to_string(),
+            state: None,
+        });
+        for p in peers {
+            p.send_event(&body, false);
         }
     }
 

@@ -85,6 +85,13 @@ pub struct Ctx {
     pub hub: hub::Hub,
     /// The bounded blocking pool.
     pub pool: Pool,
+    /// The SQLite store thread.
+    pub store: crate::store::Store,
+    /// The run scheduler (set once, right after the context is built: its executor needs a
+    /// weak reference to this context).
+    pub sched: std::cell::OnceCell<crate::scheduler::Scheduler>,
+    /// `chat.send` idempotency cache (key + content hash).
+    pub idem: RefCell<crate::scheduler::IdemCache>,
     /// Shutdown signal.
     pub shutdown: Shutdown,
     /// The executor, for spawning per-request tasks.
@@ -108,6 +115,7 @@ impl Ctx {
         token_path: Option<std::path::PathBuf>,
         ex: Rc<LocalExecutor<'static>>,
         shutdown: Shutdown,
+        store: crate::store::Store,
     ) -> Ctx {
         let l = &config.limits;
         let pool = Pool::new(
@@ -117,12 +125,16 @@ impl Ctx {
         );
         let limiter = auth::Limiter::new(l.auth_fail_table, l.auth_fail_max, l.auth_fail_window_ms);
         let hub = hub::Hub::new(l.max_presence_entries);
+        let idem = crate::scheduler::IdemCache::new(l.idempotency_entries, l.idempotency_ttl_ms);
         Ctx {
             config,
             secret,
             token_path,
             hub,
             pool,
+            store,
+            sched: std::cell::OnceCell::new(),
+            idem: RefCell::new(idem),
             shutdown,
             ex,
             limiter: RefCell::new(limiter),

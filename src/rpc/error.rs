@@ -37,6 +37,8 @@ pub enum RpcError {
     },
     /// The gateway is shutting down or a backend is not available.
     Unavailable(String),
+    /// A capacity that frees only by user action (e.g. deleting sessions); not retryable.
+    Exhausted(String),
     /// A failure inside the runtime (details are in the log).
     Internal(String),
 }
@@ -50,6 +52,7 @@ impl RpcError {
             RpcError::Busy { .. }
             | RpcError::Timeout { .. }
             | RpcError::Unavailable(_)
+            | RpcError::Exhausted(_)
             | RpcError::Internal(_) => "UNAVAILABLE",
         }
     }
@@ -71,7 +74,7 @@ impl RpcError {
             RpcError::MissingScope { .. } => 403,
             RpcError::Busy { .. } => 429,
             RpcError::Timeout { .. } => 504,
-            RpcError::Unavailable(_) => 503,
+            RpcError::Unavailable(_) | RpcError::Exhausted(_) => 503,
             RpcError::Internal(_) => 500,
         }
     }
@@ -115,6 +118,7 @@ impl fmt::Display for RpcError {
             RpcError::Busy { what, cap, .. } => write!(f, "busy: {what} at capacity ({cap})"),
             RpcError::Timeout { ms } => write!(f, "request timed out after {ms} ms"),
             RpcError::Unavailable(m) => write!(f, "unavailable: {m}"),
+            RpcError::Exhausted(m) => write!(f, "unavailable: {m}"),
             RpcError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -131,6 +135,26 @@ impl From<crate::pool::PoolError> for RpcError {
                 retry_after_ms: 200,
             },
             crate::pool::PoolError::Lost => RpcError::Internal("blocking job lost".into()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for RpcError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::Busy { cap } => RpcError::Busy {
+                what: "store queue",
+                cap,
+                retry_after_ms: 200,
+            },
+            S::Closed => RpcError::Unavailable("store is closed".into()),
+            S::Full { .. } => RpcError::Exhausted(e.to_string()),
+            S::Conflict(m) | S::NotFound(m) => RpcError::InvalidRequest(m),
+            other => {
+                log::error!("store: {other}");
+                RpcError::Internal("database error (see the gateway log)".into())
+            }
         }
     }
 }
@@ -170,6 +194,7 @@ mod tests {
             ),
             (RpcError::Timeout { ms: 1 }, "UNAVAILABLE", true),
             (RpcError::Unavailable("x".into()), "UNAVAILABLE", true),
+            (RpcError::Exhausted("x".into()), "UNAVAILABLE", false),
             (RpcError::Internal("x".into()), "UNAVAILABLE", false),
         ];
         for (e, code, retryable) in cases {

@@ -1,8 +1,8 @@
 //! System methods: `health`, `status`, `logs.tail`, `config.get` (and the `config.schema` shape).
 //!
-//! Everything reported is measured or configured, never invented: there are no sessions, agents
-//! runs or channels yet, so their counts are zero and their lists empty, and `status` says which
-//! subsystems are not built yet instead of pretending they are up.
+//! Everything reported is measured or configured, never invented: session counts come from the
+//! store, run counters from the scheduler, there are no channels yet so their lists are empty, and
+//! `status` says which subsystems are not built yet instead of pretending they are up.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,11 +15,36 @@ use crate::ids;
 use crate::rpc::error::RpcError;
 use crate::telemetry;
 
+/// Session count and the most recently updated keys, from the store (`{path, count, recent}`).
+/// A store that cannot answer (queue full) reports `count: null` rather than a made-up zero.
+async fn session_summary(ctx: &Ctx) -> Value {
+    let path = ctx.store.path().display().to_string();
+    let read = ctx
+        .store
+        .read(|db| {
+            Ok((
+                crate::store::sessions::count(db),
+                crate::store::sessions::recent(db, 5)?,
+            ))
+        })
+        .await;
+    match read {
+        Ok((count, recent)) => {
+            let recent: Vec<Value> = recent
+                .into_iter()
+                .map(|(key, updated_at)| json!({"key": key, "updatedAt": updated_at}))
+                .collect();
+            json!({"path": path, "count": count, "recent": recent})
+        }
+        Err(e) => json!({"path": path, "count": null, "recent": [], "error": e.to_string()}),
+    }
+}
+
 /// The health summary (upstream shape; every key is one the protocol schema allows).
-pub fn health(ctx: &Ctx, _probe: bool) -> Value {
+pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
     let start = std::time::Instant::now();
-    let sessions_path = ctx.config.state_dir.join("sessions").display().to_string();
-    let sessions = json!({"path": sessions_path, "count": 0, "recent": []});
+    let sessions = session_summary(ctx).await;
+    let agent = ctx.config.agent.default_id.clone();
     json!({
         "ok": true,
         "ts": now_ms(),
@@ -28,9 +53,9 @@ pub fn health(ctx: &Ctx, _probe: bool) -> Value {
         "channelOrder": [],
         "channelLabels": {},
         "heartbeatSeconds": 0,
-        "defaultAgentId": "main",
+        "defaultAgentId": agent,
         "agents": [{
-            "agentId": "main",
+            "agentId": agent,
             "isDefault": true,
             "heartbeat": {
                 "enabled": false,
@@ -54,19 +79,23 @@ struct StatusParams {
 }
 
 /// Runtime status: the upstream fields the CLI reads plus this gateway's own counters.
-pub fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
+pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     let p: StatusParams = parse_params("status", params)?;
     let _ = (p.include_channel_summary, p.include_cli_projection);
     let (rss, hwm) = telemetry::memory();
     let l = &ctx.config.limits;
+    let summary = session_summary(ctx).await;
+    let sched = ctx.sched.get().map(|s| s.stats()).unwrap_or_default();
+    let store = ctx.store.stats();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Ok(json!({
         "runtimeVersion": env!("CARGO_PKG_VERSION"),
-        "heartbeat": {"defaultAgentId": "main", "agents": []},
+        "heartbeat": {"defaultAgentId": ctx.config.agent.default_id, "agents": []},
         "sessions": {
-            "paths": [ctx.config.state_dir.join("sessions").display().to_string()],
-            "count": 0,
+            "paths": [summary["path"]],
+            "count": summary["count"],
             "defaults": {"model": null, "contextTokens": null},
-            "recent": [],
+            "recent": summary["recent"],
             "byAgent": []
         },
         "channelSummary": [],
@@ -86,9 +115,22 @@ pub fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
             "blockingPool": {"threads": ctx.pool.threads(), "maxThreads": l.blocking_threads, "queue": l.blocking_queue},
         },
         "memory": {"rssBytes": rss, "hwmBytes": hwm},
+        "scheduler": {
+            "running": sched.running, "queued": sched.queued, "sessionsTracked": sched.sessions_tracked,
+            "startedTotal": sched.started_total, "shedTotal": sched.shed_total,
+            "timedOutTotal": sched.timed_out_total,
+            "maxConcurrentRuns": l.max_concurrent_runs, "globalQueue": l.global_queue, "sessionQueue": l.session_queue,
+            "idempotencyEntries": ctx.idem.borrow().len(),
+        },
+        "store": {
+            "path": summary["path"], "writes": load(&store.writes), "commits": load(&store.commits),
+            "reads": load(&store.reads), "shed": load(&store.shed), "queue": l.store_queue,
+        },
+        "agent": {"runtime": ctx.config.agent.runtime.as_str()},
         "subsystems": {
             "gateway": "running",
-            "scheduler": "not implemented",
+            "store": "running",
+            "scheduler": "running",
             "providers": "not implemented",
             "defender": "not implemented",
             "telegram": "not implemented",

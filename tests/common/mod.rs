@@ -204,6 +204,94 @@ impl Gateway {
         let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
         (status, body)
     }
+
+    /// Starts the gateway on an existing `dir` that already holds `config.toml` (and maybe a
+    /// `state/` from an earlier run), with `token` in the environment as `start` passes it.
+    pub fn start_in(dir: PathBuf, token: String) -> Gateway {
+        let stderr_path = dir.join("stderr.log");
+        let (child, addr) = Self::launch(&dir, &token, &stderr_path);
+        Gateway {
+            child,
+            addr,
+            token,
+            dir,
+            stderr_path,
+        }
+    }
+
+    /// Spawns the binary on `dir/config.toml` and `dir/state`, appending its stderr to
+    /// `stderr_path`; returns the child and the address from its `listening on` line.
+    fn launch(
+        dir: &std::path::Path,
+        token: &str,
+        stderr_path: &std::path::Path,
+    ) -> (Child, String) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(stderr_path)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
+            .arg("run")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
+            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
+            .env("OPENCLAW_EDGE_GATEWAY_TOKEN", token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn openclaw-edge");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut r = BufReader::new(stdout);
+            let _ = r.read_line(&mut line);
+            let _ = tx.send(line);
+            let mut sink = Vec::new();
+            let _ = r.read_to_end(&mut sink);
+        });
+        let log = || std::fs::read_to_string(stderr_path).unwrap_or_default();
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line; stderr: {}", log()));
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ws://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}; stderr: {}", log()))
+            .to_string();
+        (child, addr)
+    }
+
+    /// Sends SIGKILL (no shutdown path runs) and reaps the process.
+    pub fn kill9(&mut self) -> ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().unwrap()
+    }
+
+    /// Stops the process if it still runs (SIGKILL) and starts the binary again on the same
+    /// dir, config file, state dir and token; the new address is in `addr`.
+    pub fn restart(mut self) -> Gateway {
+        if self.child.try_wait().unwrap().is_none() {
+            self.kill9();
+        }
+        let (child, addr) = Self::launch(&self.dir, &self.token, &self.stderr_path);
+        self.child = child;
+        self.addr = addr;
+        self
+    }
+
+    /// The SQLite file under the state dir (open it only after the process has exited).
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("state").join("openclaw-edge.db")
+    }
 }
 
 impl Drop for Gateway {
@@ -301,6 +389,16 @@ impl Ws {
             match self.next() {
                 Next::Json(_) => continue,
                 Next::Closed(c) => return c.map(|c| (u16::from(c.code), c.reason.to_string())),
+            }
+        }
+    }
+
+    /// The next `res` frame, whatever its id, skipping events.
+    pub fn next_res(&mut self) -> Value {
+        loop {
+            let v = self.next_json();
+            if v["type"] == "res" {
+                return v;
             }
         }
     }

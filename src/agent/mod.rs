@@ -1,0 +1,285 @@
+//! Agent runtime: what one scheduled turn does, as the scheduler's `Executor`.
+//!
+//! A run emits `agent` lifecycle events and `chat` events (PROTOCOL.md §8: per-run `seq` from 1,
+//! cumulative `delta` text with `replace:true`, then `final`/`error`/`aborted`), stores the
+//! assistant message and the token usage the run reported, and marks the session row's run status.
+//!
+//! Model providers are not built yet (a later issue plugs them in here), so `agent.runtime` is:
+//! - `none` (default): the run ends at once with a `chat` error saying no provider is configured;
+//!   the user's message is stored, nothing is invented.
+//! - `test-double`: for tests and load benchmarks only. It waits `agent.test_delay_ms` (reading
+//!   steering messages meanwhile) and answers a fixed text that starts with `[test-double]`, with
+//!   token counts estimated as bytes/4 and recorded under provider and model `test-double`.
+//!
+//! Holds a `Weak<Ctx>`: the scheduler lives in the `Ctx`, so a strong reference would be a cycle.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::config::Runtime;
+use crate::gateway::Ctx;
+use crate::scheduler::{EndReason, Executor, SteerInbox, Turn};
+use crate::store::{messages, sessions as rows, usage};
+
+/// Provider and model name the test double records its usage under.
+pub const TEST_DOUBLE: &str = "test-double";
+
+/// The executor the scheduler hands turns to.
+pub struct Runner {
+    ctx: Weak<Ctx>,
+    runtime: Runtime,
+}
+
+impl Runner {
+    /// A runner for the gateway behind `ctx`.
+    pub fn new(ctx: Weak<Ctx>, runtime: Runtime) -> Runner {
+        Runner { ctx, runtime }
+    }
+}
+
+impl Executor for Runner {
+    fn run(&self, turn: Turn, steer: SteerInbox) -> Pin<Box<dyn Future<Output = ()>>> {
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            if let Some(ctx) = ctx.upgrade() {
+                run_turn(&ctx, turn, steer).await;
+            }
+        })
+    }
+
+    fn supports_steer(&self) -> bool {
+        self.runtime == Runtime::TestDouble
+    }
+
+    fn ended(&self, turn: &Turn, reason: EndReason) {
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
+        let ev = Events::new(&ctx, turn);
+        let (status, payload) = match reason {
+            EndReason::TimedOut => (
+                "timeout",
+                json!({"state": "error", "errorKind": "timeout",
+                       "errorMessage": format!("run timed out after {} ms", turn.timeout.as_millis())}),
+            ),
+            EndReason::Interrupted => (
+                "killed",
+                json!({"state": "aborted", "stopReason": "interrupted"}),
+            ),
+            _ => (
+                "killed",
+                json!({"state": "aborted", "stopReason": "aborted"}),
+            ),
+        };
+        ev.chat(payload);
+        ev.lifecycle(json!({"phase": if reason == EndReason::TimedOut { "error" } else { "end" }, "reason": reason.as_str()}));
+        let (key, run_id) = (turn.session_key.clone(), turn.run_id.clone());
+        let task_ctx = Rc::clone(&ctx);
+        ctx.ex
+            .spawn(async move {
+                let now = crate::clock::now_ms();
+                let k = key.clone();
+                let _ = task_ctx
+                    .store
+                    .write(move |db| rows::set_run(db, &k, &run_id, status, now))
+                    .await;
+                crate::rpc::sessions::changed(&task_ctx, &key, "run", None);
+            })
+            .detach();
+    }
+}
+
+/// Per-run event emitter: `chat` and `agent` events with their own `seq` counters.
+struct Events<'a> {
+    ctx: &'a Ctx,
+    turn: &'a Turn,
+    chat_seq: Cell<u64>,
+    agent_seq: Cell<u64>,
+}
+
+impl<'a> Events<'a> {
+    fn new(ctx: &'a Ctx, turn: &'a Turn) -> Self {
+        Events {
+            ctx,
+            turn,
+            chat_seq: Cell::new(0),
+            agent_seq: Cell::new(0),
+        }
+    }
+
+    /// A `chat` event for the run and every run merged into it.
+    fn chat(&self, fields: Value) {
+        let seq = self.chat_seq.get() + 1;
+        self.chat_seq.set(seq);
+        for run_id in std::iter::once(&self.turn.run_id).chain(&self.turn.merged) {
+            let mut p = json!({
+                "runId": run_id,
+                "sessionKey": self.turn.session_key,
+                "agentId": self.turn.agent_id,
+                "seq": seq,
+            });
+            if let (Value::Object(p), Value::Object(f)) = (&mut p, &fields) {
+                p.extend(f.clone());
+            }
+            self.ctx.hub.emit_run_event("chat", &p);
+        }
+    }
+
+    /// An `agent` lifecycle event.
+    fn lifecycle(&self, data: Value) {
+        let seq = self.agent_seq.get() + 1;
+        self.agent_seq.set(seq);
+        let p = json!({
+            "runId": self.turn.run_id,
+            "seq": seq,
+            "stream": "lifecycle",
+            "ts": crate::clock::now_ms(),
+            "data": data,
+            "sessionKey": self.turn.session_key,
+            "agentId": self.turn.agent_id,
+            "isHeartbeat": false,
+        });
+        self.ctx.hub.emit_run_event("agent", &p);
+    }
+}
+
+async fn run_turn(ctx: &Rc<Ctx>, turn: Turn, steer: SteerInbox) {
+    let ev = Events::new(ctx, &turn);
+    let started = crate::clock::now_ms();
+    ev.lifecycle(json!({"phase": "start", "startedAt": started}));
+    let (key, run_id) = (turn.session_key.clone(), turn.run_id.clone());
+    let _ = ctx
+        .store
+        .write(move |db| rows::set_run(db, &key, &run_id, "running", started))
+        .await;
+    match ctx.config.agent.runtime {
+        Runtime::None => {
+            let msg = "no model provider is configured: this build has no provider support yet \
+                       (agent.runtime = \"none\")";
+            ev.chat(json!({"state": "error", "errorMessage": msg, "errorKind": "unknown"}));
+            ev.lifecycle(json!({"phase": "error", "startedAt": started,
+                                "endedAt": crate::clock::now_ms(), "error": msg}));
+            finish(ctx, &turn, "failed", None).await;
+        }
+        Runtime::TestDouble => {
+            let delay = Duration::from_millis(ctx.config.agent.test_delay_ms);
+            let mut steered = 0usize;
+            let wait = async {
+                while steer.recv().await.is_some() {
+                    steered += 1;
+                }
+            };
+            let _ = crate::clock::within(delay, wait).await;
+            let text = format!(
+                "[test-double] no model: received {} bytes{}",
+                turn.text.len(),
+                if steered > 0 {
+                    format!(", {steered} steering message(s)")
+                } else {
+                    String::new()
+                }
+            );
+            let now = crate::clock::now_ms();
+            let message = json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now});
+            let usage = usage::UsageRecord {
+                ts: now,
+                session_key: turn.session_key.clone(),
+                agent_id: turn.agent_id.clone(),
+                run_id: Some(turn.run_id.clone()),
+                provider: TEST_DOUBLE.into(),
+                model: TEST_DOUBLE.into(),
+                input_tokens: turn.text.len().div_ceil(4) as u64,
+                output_tokens: text.len().div_ceil(4) as u64,
+                duration_ms: now.saturating_sub(started),
+                ..Default::default()
+            };
+            let usage_json = json!({"input": usage.input_tokens, "output": usage.output_tokens,
+                                    "totalTokens": usage.input_tokens + usage.output_tokens});
+            ev.chat(
+                json!({"state": "delta", "deltaText": text, "replace": true, "message": message}),
+            );
+            finish(ctx, &turn, "done", Some((message.clone(), usage))).await;
+            ev.chat(json!({"state": "final", "message": message, "usage": usage_json, "stopReason": "stop"}));
+            ev.lifecycle(
+                json!({"phase": "end", "startedAt": started, "endedAt": crate::clock::now_ms()}),
+            );
+        }
+    }
+}
+
+/// Stores the run's outcome: assistant message, usage, counters, status; then notifies.
+async fn finish(
+    ctx: &Ctx,
+    turn: &Turn,
+    status: &'static str,
+    out: Option<(Value, usage::UsageRecord)>,
+) {
+    let (key, run_id) = (turn.session_key.clone(), turn.run_id.clone());
+    let body = out.as_ref().map(|(m, _)| m.clone());
+    let now = crate::clock::now_ms();
+    let res = ctx
+        .store
+        .write(move |db| {
+            let mut seq = None;
+            if let Some((message, mut u)) = out {
+                seq = Some(messages::append(
+                    db,
+                    &key,
+                    "assistant",
+                    &message,
+                    Some(&run_id),
+                    now,
+                )?);
+                if let Some(row) = rows::get(db, &key)? {
+                    u.session_id = row.session_id;
+                }
+                usage::record(db, &u)?;
+                rows::add_tokens(
+                    db,
+                    &key,
+                    u.input_tokens,
+                    u.output_tokens,
+                    &u.provider,
+                    &u.model,
+                )?;
+            }
+            rows::set_run(db, &key, &run_id, status, now)?;
+            Ok(seq)
+        })
+        .await;
+    match (res, body) {
+        (Ok(Some(seq)), Some(body)) => {
+            ctx.hub.emit_session_message(
+                &turn.session_key,
+                &json!({"sessionKey": turn.session_key, "seq": seq, "message": body, "runId": turn.run_id}),
+            );
+            crate::rpc::sessions::changed(ctx, &turn.session_key, "message", None);
+        }
+        (Ok(_), _) => crate::rpc::sessions::changed(ctx, &turn.session_key, "run", None),
+        (Err(e), _) => log::warn!("run {}: storing the outcome failed: {e}", turn.run_id),
+    }
+}
+
+/// Stops a session's work after reset or delete: queued turns dropped, the active run aborted.
+pub fn on_session_reset(ctx: &Ctx, key: &str) {
+    if let Some(s) = ctx.sched.get() {
+        let dropped = s.clear_queued(key);
+        if !dropped.is_empty() {
+            log::info!("session {key}: {} queued turn(s) dropped", dropped.len());
+        }
+        s.abort(key, None);
+    }
+}
+
+/// `(active run id, queued turns)` of a session.
+pub fn session_activity(ctx: &Ctx, key: &str) -> (Option<String>, usize) {
+    match ctx.sched.get() {
+        Some(s) => (s.is_active(key), s.queued_in(key)),
+        None => (None, 0),
+    }
+}

@@ -1,0 +1,235 @@
+//! Agent and pricing settings: the `[agent]` table and the `[[pricing]]` price list.
+//!
+//! `[agent]` names the default agent and main session key (session keys canonicalize to
+//! `agent:<default_id>:<rest>`), the names that count as a mention in group chats, the default
+//! group activation, and which run executor handles turns. Until providers exist the executor is
+//! `none` (every run ends with a clear "no model provider configured" error); `test-double` is a
+//! labelled stand-in for tests and load benchmarks only.
+//!
+//! `[[pricing]]` entries price recorded token usage for `usage.cost` and `sessions.usage`; a model
+//! without an entry is reported with an unknown cost, never an invented one.
+
+use serde::Deserialize;
+
+use super::{ConfigError, invalid};
+
+/// Which run executor handles scheduled turns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// No model provider: runs end at once with an error event saying so.
+    None,
+    /// Test double: waits `test_delay_ms`, then answers with a fixed, clearly labelled text.
+    TestDouble,
+}
+
+impl Runtime {
+    /// Config and status name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::None => "none",
+            Runtime::TestDouble => "test-double",
+        }
+    }
+}
+
+/// Checked `[agent]` settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Agent id of keys without one (`main` → `agent:<default_id>:<main_key>`).
+    pub default_id: String,
+    /// Rest of the main session key.
+    pub main_key: String,
+    /// Names that count as a mention of the agent in group chats (`@name`, `name:`).
+    pub names: Vec<String>,
+    /// Default group activation: `mention` or `always` (`sessions.patch groupActivation` overrides).
+    pub group_activation: String,
+    /// The run executor.
+    pub runtime: Runtime,
+    /// Delay of the test double per run, in ms.
+    pub test_delay_ms: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            default_id: "main".into(),
+            main_key: "main".into(),
+            names: Vec::new(),
+            group_activation: "mention".into(),
+            runtime: Runtime::None,
+            test_delay_ms: 0,
+        }
+    }
+}
+
+/// One `[[pricing]]` entry: USD per million tokens for a provider/model pair.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Provider id as recorded in usage (e.g. `openai`).
+    pub provider: String,
+    /// Model id as recorded in usage.
+    pub model: String,
+    /// USD per 1M input tokens.
+    pub input_per_mtok: f64,
+    /// USD per 1M output tokens.
+    pub output_per_mtok: f64,
+    /// USD per 1M cache-read tokens (defaults to the input price).
+    pub cache_read_per_mtok: Option<f64>,
+    /// USD per 1M cache-write tokens (defaults to the input price).
+    pub cache_write_per_mtok: Option<f64>,
+}
+
+/// The raw `[agent]` table.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAgent {
+    default_id: Option<String>,
+    main_key: Option<String>,
+    names: Option<Vec<String>>,
+    group_activation: Option<String>,
+    runtime: Option<String>,
+    test_delay_ms: Option<u64>,
+}
+
+/// Checks the `[agent]` table.
+pub(super) fn build_agent(raw: &RawAgent) -> Result<AgentConfig, ConfigError> {
+    let mut a = AgentConfig::default();
+    if let Some(id) = &raw.default_id {
+        a.default_id = id.trim().to_ascii_lowercase();
+        if !valid_id(&a.default_id) {
+            return Err(invalid(
+                "agent.default_id",
+                format!(
+                    "{id:?} is not an agent id (1-64 of a-z 0-9 _ -, starting with a letter or digit)"
+                ),
+            ));
+        }
+    }
+    if let Some(k) = &raw.main_key {
+        a.main_key = k.trim().to_ascii_lowercase();
+        if a.main_key.is_empty() || a.main_key.contains(':') || a.main_key.len() > 64 {
+            return Err(invalid(
+                "agent.main_key",
+                format!("{k:?} must be 1-64 characters without ':'"),
+            ));
+        }
+    }
+    if let Some(n) = &raw.names {
+        if n.len() > 16 || n.iter().any(|s| s.trim().is_empty() || s.len() > 64) {
+            return Err(invalid(
+                "agent.names",
+                "at most 16 non-empty names of at most 64 bytes",
+            ));
+        }
+        a.names = n.iter().map(|s| s.trim().to_string()).collect();
+    }
+    if let Some(g) = &raw.group_activation {
+        if g != "mention" && g != "always" {
+            return Err(invalid(
+                "agent.group_activation",
+                format!("{g:?} is not \"mention\" or \"always\""),
+            ));
+        }
+        a.group_activation = g.clone();
+    }
+    if let Some(r) = &raw.runtime {
+        a.runtime = match r.as_str() {
+            "none" => Runtime::None,
+            "test-double" => Runtime::TestDouble,
+            other => {
+                return Err(invalid(
+                    "agent.runtime",
+                    format!(
+                        "{other:?} is not \"none\" or \"test-double\" (model providers are not built yet)"
+                    ),
+                ));
+            }
+        };
+    }
+    if let Some(ms) = raw.test_delay_ms {
+        if ms > 600_000 {
+            return Err(invalid(
+                "agent.test_delay_ms",
+                format!("must be at most 600000, got {ms}"),
+            ));
+        }
+        a.test_delay_ms = ms;
+    }
+    Ok(a)
+}
+
+/// Checks the `[[pricing]]` list (no negative or non-finite prices, no duplicate pairs).
+pub(super) fn check_pricing(list: &[Price]) -> Result<(), ConfigError> {
+    if list.len() > 256 {
+        return Err(invalid("pricing", "at most 256 entries"));
+    }
+    for (i, p) in list.iter().enumerate() {
+        let prices = [
+            Some(p.input_per_mtok),
+            Some(p.output_per_mtok),
+            p.cache_read_per_mtok,
+            p.cache_write_per_mtok,
+        ];
+        if prices.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(invalid(
+                &format!("pricing[{i}]"),
+                "prices must be finite and not negative",
+            ));
+        }
+        if list[..i]
+            .iter()
+            .any(|q| q.provider == p.provider && q.model == p.model)
+        {
+            return Err(invalid(
+                &format!("pricing[{i}]"),
+                format!("duplicate entry for {}/{}", p.provider, p.model),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Agent ids: 1-64 of `a-z 0-9 _ -`, starting with a letter or digit (upstream's rule).
+pub fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_upstream_rule() {
+        assert!(valid_id("main"));
+        assert!(valid_id("work-2"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("-x"));
+        assert!(!valid_id("Main"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn pricing_rejects_negative_and_duplicates() {
+        let p = Price {
+            provider: "p".into(),
+            model: "m".into(),
+            input_per_mtok: 1.0,
+            output_per_mtok: 2.0,
+            cache_read_per_mtok: None,
+            cache_write_per_mtok: None,
+        };
+        assert!(check_pricing(std::slice::from_ref(&p)).is_ok());
+        assert!(check_pricing(&[p.clone(), p.clone()]).is_err());
+        let neg = Price {
+            output_per_mtok: -1.0,
+            ..p
+        };
+        assert!(check_pricing(&[neg]).is_err());
+    }
+}

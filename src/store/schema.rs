@@ -1,0 +1,245 @@
+//! Store schema: opening the database file, pragmas, and versioned migrations.
+//!
+//! `open` refuses, without writing anything, a file that is not SQLite, belongs to another
+//! program (`application_id`), fails `PRAGMA quick_check`, or has a schema newer than this binary
+//! knows (`user_version` > `SCHEMA_VERSION`). An older schema is upgraded in place, one migration
+//! per transaction, so a crash mid-upgrade leaves the previous version intact.
+//!
+//! Durability choice: WAL with `synchronous=FULL`. On an SD card a power cut with `NORMAL` can
+//! lose the last commits that clients were already told succeeded; `FULL` syncs the WAL on every
+//! commit, and because the store thread commits writes in batches (one transaction per batch of up
+//! to `limits.store_batch_max` jobs) the card sees one sync per batch, not one per write.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// Schema version this binary writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
+pub const APPLICATION_ID: i64 = 0x4F43_4544;
+
+/// Database file name inside the state dir.
+pub const DB_FILE: &str = "openclaw-edge.db";
+
+/// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
+const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = "
+CREATE TABLE sessions (
+    key TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT UNIQUE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    spawned_by TEXT,
+    spawn_depth INTEGER,
+    archived INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}',
+    next_seq INTEGER NOT NULL DEFAULT 1,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    derived_title TEXT,
+    last_preview TEXT,
+    last_message_at INTEGER,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    last_model TEXT,
+    last_provider TEXT,
+    last_run_id TEXT,
+    last_run_status TEXT
+);
+CREATE INDEX sessions_by_updated ON sessions (updated_at DESC);
+CREATE INDEX sessions_by_session_id ON sessions (session_id);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    session_key TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    run_id TEXT
+);
+CREATE UNIQUE INDEX messages_by_session ON messages (session_key, seq);
+CREATE TABLE usage (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    session_key TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    run_id TEXT,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    duration_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_by_ts ON usage (ts);
+CREATE INDEX usage_by_session ON usage (session_key, ts);
+";
+
+/// Opens (creating if missing) and migrates the database; see the module doc for refusals.
+pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {
+    let existed = path.exists()
+        && std::fs::metadata(path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::open(path, e))?;
+    // Read-only checks first: nothing is written to a file we are going to refuse.
+    let (app_id, version) = read_header(&conn).map_err(|e| StoreError::open(path, e))?;
+    if existed && app_id != APPLICATION_ID && !(app_id == 0 && version == 0) {
+        return Err(StoreError::Foreign {
+            path: path.display().to_string(),
+            application_id: app_id,
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if existed {
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| StoreError::open(path, e))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt {
+                path: path.display().to_string(),
+                detail: check,
+            });
+        }
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| StoreError::open(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("store: journal_mode is {mode}, not wal (filesystem without shared memory?)");
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
+         PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=0; PRAGMA temp_store=FILE; \
+         PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=4194304;"
+    ))
+    .map_err(|e| StoreError::open(path, e))?;
+    migrate(&conn, version).map_err(|e| StoreError::open(path, e))?;
+    Ok(conn)
+}
+
+/// `(application_id, user_version)` of an open database.
+pub fn read_header(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let ver: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok((app, ver))
+}
+
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        let to = i as i64 + 1;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql} PRAGMA application_id={APPLICATION_ID}; \
+             PRAGMA user_version={to}; COMMIT;"
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+        log::info!("store: schema migrated to version {to}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("oce-schema-{name}-{}", crate::ids::uuid_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(DB_FILE)
+    }
+
+    #[test]
+    fn fresh_file_gets_current_version_and_reopens() {
+        let p = tmp("fresh");
+        let c = open(&p, 256).unwrap();
+        assert_eq!(read_header(&c).unwrap(), (APPLICATION_ID, SCHEMA_VERSION));
+        drop(c);
+        let c = open(&p, 256).unwrap();
+        assert_eq!(read_header(&c).unwrap().1, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_file_untouched() {
+        let p = tmp("newer");
+        drop(open(&p, 256).unwrap());
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch("PRAGMA user_version=99").unwrap();
+        drop(c);
+        let before = std::fs::read(&p).unwrap();
+        let err = open(&p, 256).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::TooNew {
+                    found: 99,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+    }
+
+    #[test]
+    fn garbage_file_is_refused_and_not_overwritten() {
+        let p = tmp("garbage");
+        let junk = vec![0x5Au8; 8192];
+        std::fs::write(&p, &junk).unwrap();
+        let err = open(&p, 256).unwrap_err();
+        assert!(
+            err.to_string().contains("not a database") || err.to_string().contains("corrupt"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), junk);
+    }
+
+    #[test]
+    fn foreign_sqlite_file_is_refused() {
+        let p = tmp("foreign");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch("CREATE TABLE t(x); PRAGMA user_version=3")
+            .unwrap();
+        drop(c);
+        let err = open(&p, 256).unwrap_err();
+        assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+    }
+
+    #[test]
+    fn version_zero_database_is_upgraded_in_place() {
+        let p = tmp("older");
+        // An empty SQLite file (version 0, e.g. created by an interrupted first start).
+        drop(Connection::open(&p).unwrap());
+        let c = open(&p, 256).unwrap();
+        assert_eq!(read_header(&c).unwrap(), (APPLICATION_ID, SCHEMA_VERSION));
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}
