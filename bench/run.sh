@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# bench/run.sh — build the static gateway binary (unless given) and run the gateway benchmark.
+# bench/run.sh — build the static gateway binary (unless given), then run the gateway benchmark
+# (bench/gateway.rs) and the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages).
 #
-# usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F] [--keep]
+# usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F]
+#                     [--sessions-json-out F] [--sessions-only | --no-sessions] [--keep]
 #   --bin PATH    measure this binary instead of building one
 #   --build-ram   also measure the peak RAM of a clean `cargo build --release` (fat LTO) and a
 #                 clean `cargo build --profile lowmem` with /usr/bin/time -v (slow: minutes each)
-#   --quick       shorten the idle window from 5–35 s to 5–15 s and do 3 start-ups instead of 5
+#   --quick       gateway bench: idle window 5–15 s instead of 5–35 s, 3 start-ups instead of 5;
+#                 sessions bench: 2,000 sessions × 20 messages instead of 10,000 × 20
 #   --config F    pass a config file to the server (e.g. one with profile = "core")
-#   --json-out F  also write the BENCH_JSON line to F
-#   --keep        keep the server's temp dir (logs, state) for inspection
+#   --json-out F  also write the gateway bench's BENCH_JSON line to F
+#   --sessions-json-out F  also write the sessions bench's BENCH_SESSIONS_JSON line to F
+#   --sessions-only        skip the gateway bench (and --build-ram)
+#   --no-sessions          skip the sessions bench
+#   --keep        keep the servers' temp dirs (logs, state, seeded databases) for inspection
 #
 # Binary, when --bin is not given, first that works of:
 #   1. scripts/cross-build.sh x86_64-unknown-linux-musl   (static, stripped; the measured target)
@@ -32,19 +38,33 @@ abspath() { (cd "$(dirname "$1")" 2>/dev/null && printf '%s/%s\n' "$(pwd)" "$(ba
 BIN=
 BUILD_RAM=0
 PASS=()
+SESS=()
+RUN_GATEWAY=1
+RUN_SESSIONS=1
+QUICK=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --bin) [ "$#" -ge 2 ] || die "--bin needs a path"; BIN=$(abspath "$2"); shift 2 ;;
     --build-ram) BUILD_RAM=1; shift ;;
-    --quick|--keep) PASS+=("$1"); shift ;;
-    --config|--json-out)
+    --quick|--keep) PASS+=("$1"); SESS+=("$1"); [ "$1" = --quick ] && QUICK=1; shift ;;
+    --config)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      PASS+=("$1" "$(abspath "$2")"); SESS+=("$1" "$(abspath "$2")"); shift 2 ;;
+    --json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       PASS+=("$1" "$(abspath "$2")"); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --sessions-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      SESS+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --sessions-only) RUN_GATEWAY=0; shift ;;
+    --no-sessions) RUN_SESSIONS=0; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 cd "$ROOT"
+[ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || die "--sessions-only and --no-sessions leave nothing to run"
+[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only"
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -138,5 +158,18 @@ fi
 export CARGO_PROFILE_BENCH_LTO=false
 export CARGO_PROFILE_BENCH_OPT_LEVEL=3
 export CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
-log "running: cargo bench --bench gateway -- --bin $BIN ${PASS[*]:-}"
-cargo bench --bench gateway -- --bin "$BIN" --bin-note "$NOTE" "${PASS[@]}"
+if [ "$RUN_GATEWAY" = 1 ]; then
+  log "running: cargo bench --bench gateway -- --bin $BIN ${PASS[*]:-}"
+  cargo bench --bench gateway -- --bin "$BIN" --bin-note "$NOTE" "${PASS[@]}"
+fi
+
+# ------------------------------------------------------------------ 4. the sessions bench
+if [ "$RUN_SESSIONS" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "sessions bench, --quick: data set 2,000 sessions × 20 messages (not 10,000 × 20), small set 1,000 × 2"
+  else
+    log "sessions bench: data set 10,000 sessions × 20 messages, small set 1,000 × 2"
+  fi
+  log "running: cargo bench --bench sessions -- --bin $BIN ${SESS[*]:-}"
+  cargo bench --bench sessions -- --bin "$BIN" --bin-note "$NOTE" "${SESS[@]}"
+fi

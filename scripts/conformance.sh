@@ -343,6 +343,21 @@ if grep -qF "$TOK" "$T/cli-$N.out" "$T/cli-$N.err"; then
 else
     record "config.get output never contains the token" 0 "(stdout+stderr scanned)"
 fi
+cli "gateway call sessions.patch {key:main,label,thinkingLevel}" ok \
+    'd["ok"] is True and d["key"] == "agent:main:main" and d["entry"]["thinkingLevel"] == "medium"' \
+    -- gateway call sessions.patch --url "$URL" --token "$TOK" --json --params '{"key":"main","label":"conformance","thinkingLevel":"mid"}'
+cli "gateway call chat.inject {sessionKey:main}" ok \
+    'd["ok"] is True and d["messageSeq"] >= 1' \
+    -- gateway call chat.inject --url "$URL" --token "$TOK" --json --params '{"sessionKey":"main","message":"note from conformance"}'
+cli "gateway call sessions.list" ok \
+    'd["count"] >= 1 and d["sessions"][0]["key"] == "agent:main:main" and "hasMore" in d and "defaults" in d' \
+    -- gateway call sessions.list --url "$URL" --token "$TOK" --json --params '{"limit":5}'
+cli "gateway call chat.history {sessionKey:main}" ok \
+    'd["sessionKey"] == "agent:main:main" and d["messages"][-1]["content"][0]["text"] == "note from conformance"' \
+    -- gateway call chat.history --url "$URL" --token "$TOK" --json --params '{"sessionKey":"main"}'
+cli "gateway call sessions.patch bad thinkingLevel -> error" fail \
+    'text:"invalid thinkingLevel" in out' \
+    -- gateway call sessions.patch --url "$URL" --token "$TOK" --json --params '{"key":"main","thinkingLevel":"huge"}'
 cli "gateway call no.such.method -> error" fail \
     'text:"unknown method" in out' \
     -- gateway call no.such.method --url "$URL" --token "$TOK" --json

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -85,6 +85,15 @@ CREATE INDEX usage_by_ts ON usage (ts);
 CREATE INDEX usage_by_session ON usage (session_key, ts);
 ";
 
+/// Version 2: list pages ordered by `(updated_at DESC, key)` straight from an index (version 1
+/// sorted the tie-breaker in a temp b-tree, so deep `offset`s cost a sort), and `totalCount`
+/// counted from a small `(archived, kind)` index instead of the table.
+const V2: &str = "
+DROP INDEX sessions_by_updated;
+CREATE INDEX sessions_by_updated_key ON sessions (updated_at DESC, key);
+CREATE INDEX sessions_by_archived_kind ON sessions (archived, kind);
+";
+
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.
 pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {
     let existed = path.exists()
@@ -113,6 +122,11 @@ pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
+    // Bound SQLite's page cache before the first full read (`quick_check` walks every page).
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=0;"
+    ))
+    .map_err(|e| StoreError::open(path, e))?;
     if existed {
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
@@ -196,7 +210,7 @@ mod tests {
                 err,
                 StoreError::TooNew {
                     found: 99,
-                    supported: 1,
+                    supported: SCHEMA_VERSION,
                     ..
                 }
             ),
@@ -228,6 +242,37 @@ mod tests {
         drop(c);
         let err = open(&p, 256).unwrap_err();
         assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+    }
+
+    #[test]
+    fn version_one_database_is_upgraded_in_place_keeping_rows() {
+        let p = tmp("v1");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(&format!(
+            "BEGIN; {V1} PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=1; COMMIT;"
+        ))
+        .unwrap();
+        c.execute(
+            "INSERT INTO sessions (key, agent_id, session_id, kind, created_at, updated_at) \
+             VALUES ('agent:main:main', 'main', 's1', 'direct', 1, 1)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let c = open(&p, 256).unwrap();
+        assert_eq!(read_header(&c).unwrap(), (APPLICATION_ID, SCHEMA_VERSION));
+        let sid: String = c
+            .query_row("SELECT session_id FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sid, "s1");
+        let plan: String = c
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT key FROM sessions ORDER BY updated_at DESC, key LIMIT 5",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("sessions_by_updated_key"), "{plan}");
     }
 
     #[test]

@@ -1,0 +1,1618 @@
+//! Sessions benchmark: a gateway holding 10,000 sessions × 20 messages.
+//!
+//! Seeds the data set into a fresh state dir through the library's store API (`Store::write`,
+//! `sessions::ensure`, `messages::append`, 100 sessions per write job) before the gateway starts,
+//! then starts `openclaw-edge run` on that dir (edge profile, default config) and measures, with
+//! one WebSocket client: `sessions.list {limit:50}` at offset 0, at a deep offset and at random
+//! offsets, `chat.history {limit:20}` of random sessions, `sessions.list {search}`, and the
+//! server's VmRSS (every 100 calls) and VmHWM. The same is done for a small data set (1,000 × 2)
+//! so the p50s can be compared: a call whose cost grew with the stored messages would show it.
+//! Prints a Markdown table (figure, both data sets, target, PASS/MISS) and one
+//! `BENCH_SESSIONS_JSON {...}` line; exits non-zero only when the harness fails, not on a miss.
+//!
+//! Usage: `bench/run.sh` (runs it after the gateway bench), or
+//! `cargo bench --bench sessions -- --bin PATH [--quick] [--sessions N] [--messages M]
+//! [--small-sessions N] [--small-messages M] [--config F] [--bin-note TEXT] [--json-out F]
+//! [--keep]`. See `bench/README.md`.
+//!
+//! Everything is bounded: every loop has a count and a deadline, sockets have read/write
+//! timeouts, the server is stopped with SIGTERM (SIGKILL after 5 s) and its temp dir removed.
+
+#![recursion_limit = "256"]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openclaw_edge::store::{Store, messages, sessions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+type R<T> = Result<T, String>;
+/// One seeded session: key, creation time, and its messages (role, body, timestamp).
+type SeedSession = (String, u64, Vec<(&'static str, Value, u64)>);
+/// One timed call: runs a request on the connection and returns what it measured.
+type Call<'a> = &'a mut dyn FnMut(&mut Conn, &mut Rng, &mut [usize; 3]) -> R<u64>;
+
+/// Shared token given to the server through the environment (loopback only, per run).
+const TOKEN_ENV: &str = "OPENCLAW_EDGE_GATEWAY_TOKEN";
+
+// Data sets.
+const BIG_SESSIONS: usize = 10_000;
+const QUICK_SESSIONS: usize = 2_000;
+const BIG_MESSAGES: usize = 20;
+const SMALL_SESSIONS: usize = 1_000;
+const SMALL_MESSAGES: usize = 2;
+/// Sessions per store write job while seeding.
+const SEED_CHUNK: usize = 100;
+
+// Calls.
+const PAGE: usize = 50;
+const HISTORY_LIMIT: usize = 20;
+const LIST_CALLS: usize = 500;
+const HISTORY_CALLS: usize = 500;
+const SEARCH_CALLS: usize = 100;
+const SEARCH: &str = "bench-99";
+const WARMUP_CALLS: usize = 50;
+/// VmRSS is sampled every this many calls.
+const SAMPLE_EVERY: usize = 100;
+
+// Targets (edge profile, default config).
+const T_RSS_KIB: u64 = 8 * 1024;
+const T_LIST_P99_NS: u64 = 5_000_000;
+const T_HISTORY_RATIO: f64 = 2.0;
+const T_LIST_RATIO: f64 = 3.0;
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args = match Args::parse(&raw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sessions bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if args.help {
+        println!("{USAGE}");
+        return;
+    }
+    // `cargo test --benches` / `--all-targets` runs this without `--bench`: do nothing there.
+    if !args.bench_flag && args.bin.is_none() {
+        println!("sessions bench: skipped (run bench/run.sh or `cargo bench --bench sessions`)");
+        return;
+    }
+    if let Err(e) = run(&args) {
+        eprintln!("sessions bench: FAILED: {e}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str = "usage: sessions [--bin PATH] [--quick] [--sessions N] [--messages M] \
+[--small-sessions N] [--small-messages M] [--config F] [--bin-note TEXT] [--json-out F] [--keep]";
+
+#[derive(Default)]
+struct Args {
+    bench_flag: bool,
+    help: bool,
+    bin: Option<PathBuf>,
+    config: Option<PathBuf>,
+    quick: bool,
+    sessions: Option<usize>,
+    messages: Option<usize>,
+    small_sessions: Option<usize>,
+    small_messages: Option<usize>,
+    bin_note: Option<String>,
+    json_out: Option<PathBuf>,
+    keep: bool,
+}
+
+impl Args {
+    fn parse(raw: &[String]) -> R<Args> {
+        let mut a = Args::default();
+        let mut it = raw.iter();
+        while let Some(s) = it.next() {
+            let mut val = |name: &str| -> R<String> {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |name: &str, v: String, lo: usize, hi: usize| -> R<usize> {
+                let n: usize = v.parse().map_err(|_| format!("{name} needs a number"))?;
+                if n < lo || n > hi {
+                    return Err(format!("{name} must be {lo}..={hi}"));
+                }
+                Ok(n)
+            };
+            match s.as_str() {
+                "--bench" => a.bench_flag = true,
+                "-h" | "--help" => a.help = true,
+                "--quick" => a.quick = true,
+                "--keep" => a.keep = true,
+                "--bin" => a.bin = Some(val("--bin")?.into()),
+                "--config" => a.config = Some(val("--config")?.into()),
+                "--bin-note" => a.bin_note = Some(val("--bin-note")?),
+                "--json-out" => a.json_out = Some(val("--json-out")?.into()),
+                "--sessions" => {
+                    a.sessions = Some(num(s, val(s)?, 2 * PAGE, 20_000)?);
+                }
+                "--messages" => a.messages = Some(num(s, val(s)?, 1, 1_000)?),
+                "--small-sessions" => {
+                    a.small_sessions = Some(num(s, val(s)?, 2 * PAGE, 20_000)?);
+                }
+                "--small-messages" => a.small_messages = Some(num(s, val(s)?, 1, 1_000)?),
+                // libtest-style flags cargo may pass; a filter word is ignored too.
+                "--nocapture" | "--exact" | "--ignored" | "--include-ignored" | "-q" => {}
+                other if other.starts_with("--") => {
+                    return Err(format!("unknown flag {other}\n{USAGE}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(a)
+    }
+}
+
+// ------------------------------------------------------------------------------------------ run
+
+/// One data set: how it was seeded and what the gateway did with it.
+#[derive(Debug)]
+struct SetResult {
+    sessions: usize,
+    messages: usize,
+    seed: Seeded,
+    m: Measured,
+}
+
+fn run(a: &Args) -> R<()> {
+    let bin = match &a.bin {
+        Some(b) => b.clone(),
+        None => default_bin()?,
+    };
+    let bin = std::fs::canonicalize(&bin).map_err(|e| format!("binary {}: {e}", bin.display()))?;
+    let big = (
+        a.sessions.unwrap_or(if a.quick {
+            QUICK_SESSIONS
+        } else {
+            BIG_SESSIONS
+        }),
+        a.messages.unwrap_or(BIG_MESSAGES),
+    );
+    let small = (
+        a.small_sessions.unwrap_or(SMALL_SESSIONS),
+        a.small_messages.unwrap_or(SMALL_MESSAGES),
+    );
+
+    let date = utc_now();
+    let machine = machine_info();
+    let load_start = read_trim("/proc/loadavg");
+    let version = Command::new(&bin)
+        .arg("version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let git = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "describe",
+            "--always",
+            "--dirty",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into());
+
+    let root = std::env::temp_dir().join(format!(
+        "openclaw-edge-bench-sessions-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&root).map_err(|e| format!("temp dir {}: {e}", root.display()))?;
+    let token = make_token();
+    eprintln!(
+        "sessions bench: binary {}, temp dir {}; data sets {} × {} and {} × {}",
+        bin.display(),
+        root.display(),
+        big.0,
+        big.1,
+        small.0,
+        small.1
+    );
+
+    let res = (|| -> R<(SetResult, SetResult)> {
+        let (bl, sl) = (big.1.min(HISTORY_LIMIT), small.1.min(HISTORY_LIMIT));
+        let same = (sl < bl).then_some(sl);
+        let b = one_set(a, &bin, &root.join("big"), &token, big, same)?;
+        let s = one_set(a, &bin, &root.join("small"), &token, small, None)?;
+        Ok((b, s))
+    })();
+    if a.keep {
+        eprintln!("sessions bench: kept {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    let (big, small) = res?;
+    let load_end = read_trim("/proc/loadavg");
+
+    let rep = Report {
+        date,
+        machine,
+        load_start,
+        load_end,
+        bin: bin.display().to_string(),
+        bin_note: a.bin_note.clone(),
+        version,
+        git,
+        config: a.config.as_ref().map(|c| c.display().to_string()),
+        quick: a.quick && a.sessions.is_none(),
+        big,
+        small,
+    };
+    let (table, j) = rep.render();
+    println!("{table}");
+    let line = serde_json::to_string(&j).unwrap_or_default();
+    println!("BENCH_SESSIONS_JSON {line}");
+    if let Some(p) = &a.json_out {
+        std::fs::write(p, format!("{line}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn one_set(
+    a: &Args,
+    bin: &Path,
+    dir: &Path,
+    token: &str,
+    (n, m): (usize, usize),
+    same_limit: Option<usize>,
+) -> R<SetResult> {
+    let state = dir.join("state");
+    eprintln!(
+        "sessions bench: seeding {n} sessions × {m} messages into {}",
+        state.display()
+    );
+    let seed = seed(&state, n, m)?;
+    eprintln!(
+        "sessions bench: seeded in {:.1} s; database {} bytes (+ {} bytes -wal)",
+        seed.took.as_secs_f64(),
+        seed.db_bytes,
+        seed.wal_bytes
+    );
+    let measured = measure(a, bin, dir, token, n, m, same_limit)?;
+    Ok(SetResult {
+        sessions: n,
+        messages: m,
+        seed,
+        m: measured,
+    })
+}
+
+fn default_bin() -> R<PathBuf> {
+    // This executable is TARGET_DIR/release/deps/sessions-HASH: look next to it.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cands = Vec::new();
+    if let Some(tgt) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+        cands.push(tgt.join("x86_64-unknown-linux-musl/release/openclaw-edge"));
+        cands.push(tgt.join("release/openclaw-edge"));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cands.push(root.join("target/x86_64-unknown-linux-musl/release/openclaw-edge"));
+    cands.push(root.join("target/release/openclaw-edge"));
+    cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!("no binary found (tried {cands:?}); pass --bin PATH or use bench/run.sh")
+    })
+}
+
+// ----------------------------------------------------------------------------------------- seed
+
+#[derive(Debug)]
+struct Seeded {
+    took: Duration,
+    /// Time from dropping the last `Store` handle to the WAL being folded back and removed.
+    close: Duration,
+    db_bytes: u64,
+    wal_bytes: u64,
+    text_bytes: u64,
+}
+
+/// Small deterministic PRNG (xorshift64*), so every run seeds the same texts and picks the same keys.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "gateway",
+    "session",
+    "router",
+    "message",
+    "reply",
+    "agent",
+    "please",
+    "check",
+    "log",
+    "disk",
+    "memory",
+    "schedule",
+    "tomorrow",
+    "weather",
+    "light",
+    "kitchen",
+    "update",
+    "backup",
+    "network",
+    "sensor",
+    "battery",
+    "calendar",
+    "remind",
+    "me",
+    "about",
+    "and",
+    "then",
+    "with",
+    "small",
+    "board",
+    "status",
+    "today",
+    "running",
+    "done",
+    "could",
+    "you",
+    "summarize",
+    "this",
+    "thread",
+    "quickly",
+    "upstream",
+    "config",
+    "token",
+    "latency",
+    "sqlite",
+    "index",
+    "page",
+];
+
+/// A text of 80–200 characters made of words.
+fn text(rng: &mut Rng) -> String {
+    let want = 80 + rng.below(121);
+    let mut s = String::with_capacity(want + 12);
+    while s.len() < want {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(WORDS[rng.below(WORDS.len())]);
+    }
+    s.truncate(want);
+    s.push('.');
+    s
+}
+
+fn key(i: usize) -> String {
+    format!("agent:main:bench-{i}")
+}
+
+/// Writes `n` sessions × `m` messages through the store API, then closes the store.
+fn seed(state: &Path, n: usize, m: usize) -> R<Seeded> {
+    std::fs::create_dir_all(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let limits = openclaw_edge::config::Limits::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (n as u64) << 20 ^ m as u64);
+    // Timestamps in the past, one second apart per message, session i newer than session i-1.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let base = now.saturating_sub((n * m) as u64 * 1000 + 3_600_000);
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs(1800);
+    let store = Store::open(state, &limits).map_err(|e| format!("Store::open: {e}"))?;
+    let mut text_bytes = 0u64;
+    for start in (0..n).step_by(SEED_CHUNK) {
+        if Instant::now() > deadline {
+            return Err(format!("seeding: deadline passed at session {start}"));
+        }
+        let end = (start + SEED_CHUNK).min(n);
+        let mut batch: Vec<SeedSession> = Vec::with_capacity(end - start);
+        for i in start..end {
+            let created = base + (i * m) as u64 * 1000;
+            let mut msgs = Vec::with_capacity(m);
+            for j in 0..m {
+                let role = if j % 2 == 0 { "user" } else { "assistant" };
+                let ts = created + j as u64 * 1000;
+                let t = text(&mut rng);
+                text_bytes += t.len() as u64;
+                let body = json!({"role": role, "content": [{"type": "text", "text": t}], "timestamp": ts});
+                msgs.push((role, body, ts));
+            }
+            batch.push((key(i), created, msgs));
+        }
+        let job = store.write(move |db| {
+            for (k, created, msgs) in batch.iter() {
+                let new = sessions::NewSession {
+                    key: k.clone(),
+                    agent_id: "main".to_string(),
+                    kind: "direct",
+                };
+                sessions::ensure(db, &new, *created)?;
+                for (role, body, ts) in msgs {
+                    messages::append(db, k, role, body, None, *ts)?;
+                }
+            }
+            Ok(batch.len())
+        });
+        smol::block_on(job).map_err(|e| format!("seeding sessions {start}..{end}: {e}"))?;
+    }
+    let stored = smol::block_on(store.read(|db| Ok(sessions::count(db))))
+        .map_err(|e| format!("counting seeded sessions: {e}"))?;
+    if stored != n {
+        return Err(format!("seeded {n} sessions but the store counts {stored}"));
+    }
+    let took = t0.elapsed();
+
+    // Dropping the last handle ends the store thread: it checkpoints (TRUNCATE) and closes the
+    // connection, and SQLite removes the -wal file on the last close. Wait for that.
+    let db = state.join(openclaw_edge::store::schema::DB_FILE);
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let c0 = Instant::now();
+    drop(store);
+    let end = c0 + Duration::from_secs(30);
+    while Instant::now() < end && wal.exists() {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let close = c0.elapsed();
+    if wal.exists() {
+        eprintln!(
+            "sessions bench: note: {} still exists {:.1} s after the store was dropped",
+            wal.display(),
+            close.as_secs_f64()
+        );
+    }
+    thread::sleep(Duration::from_millis(100));
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    Ok(Seeded {
+        took,
+        close,
+        db_bytes: size(&db),
+        wal_bytes: size(&wal),
+        text_bytes,
+    })
+}
+
+// -------------------------------------------------------------------------------------- measure
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Mem {
+    rss: u64,
+    hwm: u64,
+    /// RssAnon: heap, stacks (SQLite's page cache lives here).
+    anon: u64,
+    /// RssFile + RssShmem: mapped binary pages, the -shm file.
+    file: u64,
+    threads: u64,
+}
+
+#[derive(Debug)]
+struct Stop {
+    code: Option<i32>,
+    how: String,
+    took: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Lat {
+    calls: usize,
+    wall: Duration,
+    p50: u64,
+    p99: u64,
+    max: u64,
+}
+
+#[derive(Debug)]
+struct Measured {
+    listen: Duration,
+    ready: Duration,
+    started: Mem,
+    list0: Lat,
+    deep_offset: usize,
+    list_deep: Lat,
+    list_rand: Lat,
+    history: Lat,
+    /// `chat.history` with the small set's message count as limit: (limit, latencies).
+    history_same: Option<(usize, Lat)>,
+    search: Lat,
+    search_total: usize,
+    /// Bytes of the largest response frame (list page, history page, search page).
+    frame_max: [usize; 3],
+    samples: usize,
+    max_rss: u64,
+    peak: Mem,
+    end: Mem,
+    stop: Stop,
+    log_warn: usize,
+    log_err: usize,
+}
+
+/// Samples the server's memory every `SAMPLE_EVERY` calls (outside the timed part).
+struct Sampler {
+    pid: u32,
+    calls: usize,
+    samples: usize,
+    max_rss: u64,
+    /// The sample with the highest RSS.
+    peak: Mem,
+}
+
+impl Sampler {
+    fn tick(&mut self) -> R<()> {
+        self.calls += 1;
+        if self.calls % SAMPLE_EVERY == 0 {
+            self.sample()?;
+        }
+        Ok(())
+    }
+    fn sample(&mut self) -> R<Mem> {
+        let m = mem(self.pid)?;
+        self.samples += 1;
+        if m.rss > self.max_rss {
+            self.max_rss = m.rss;
+            self.peak = m;
+        }
+        Ok(m)
+    }
+}
+
+fn measure(
+    a: &Args,
+    bin: &Path,
+    dir: &Path,
+    token: &str,
+    n: usize,
+    m: usize,
+    same_limit: Option<usize>,
+) -> R<Measured> {
+    let mut s = Server::start(bin, a.config.as_deref(), dir, token)?;
+    let (ready, mut c) = s.wait_ready(token)?;
+    let listen = s.listen;
+    let pid = s.pid;
+    eprintln!(
+        "sessions bench: server pid {pid} on port {} ({n} × {m}): listening after {:.1} ms, hello-ok after {:.1} ms",
+        s.port,
+        listen.as_secs_f64() * 1000.0,
+        ready.as_secs_f64() * 1000.0
+    );
+    c.drain_quiet(Duration::from_millis(300), Duration::from_secs(10))?;
+    let mut smp = Sampler {
+        pid,
+        calls: 0,
+        samples: 0,
+        max_rss: 0,
+        peak: Mem::default(),
+    };
+    let started = smp.sample()?;
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ n as u64);
+    let deep_offset = n * 9 / 10;
+    let search_want = (0..n).filter(|i| key(*i).contains(SEARCH)).count();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut frame_max = [0usize; 3];
+
+    let res = (|| -> R<_> {
+        let list = |c: &mut Conn, offset: usize, fm: &mut [usize; 3]| -> R<u64> {
+            let (ns, len, v) = c.call("sessions.list", json!({"limit": PAGE, "offset": offset}))?;
+            fm[0] = fm[0].max(len);
+            let want = PAGE.min(n.saturating_sub(offset));
+            let got = v["sessions"].as_array().map(Vec::len).unwrap_or(usize::MAX);
+            if got != want || v["totalCount"] != json!(n) {
+                return Err(format!(
+                    "sessions.list offset {offset}: {got} rows (want {want}), totalCount {} (want {n})",
+                    v["totalCount"]
+                ));
+            }
+            Ok(ns)
+        };
+        let hist = |c: &mut Conn, i: usize, limit: usize, fm: &mut [usize; 3]| -> R<u64> {
+            let (ns, len, v) = c.call(
+                "chat.history",
+                json!({"sessionKey": key(i), "limit": limit}),
+            )?;
+            fm[1] = fm[1].max(len);
+            let got = v["messages"].as_array().map(Vec::len).unwrap_or(usize::MAX);
+            let hist_want = m.min(limit);
+            if got != hist_want {
+                return Err(format!(
+                    "chat.history {}: {got} messages (want {hist_want})",
+                    key(i)
+                ));
+            }
+            Ok(ns)
+        };
+        let check = |i: usize| -> R<()> {
+            if Instant::now() > deadline {
+                return Err(format!("calls: deadline passed after {i}"));
+            }
+            Ok(())
+        };
+
+        // Warm-up: random pages and random histories (fills SQLite's page cache and the allocator).
+        for i in 0..WARMUP_CALLS {
+            check(i)?;
+            list(&mut c, rng.below(n - PAGE + 1), &mut frame_max)?;
+            hist(&mut c, rng.below(n), HISTORY_LIMIT, &mut frame_max)?;
+        }
+        smp.sample()?;
+
+        let mut timed = |f: Call<'_>,
+                         calls: usize,
+                         c: &mut Conn,
+                         rng: &mut Rng,
+                         fm: &mut [usize; 3]|
+         -> R<Lat> {
+            let mut v = Vec::with_capacity(calls);
+            let t0 = Instant::now();
+            for i in 0..calls {
+                check(i)?;
+                v.push(f(c, rng, fm)?);
+                smp.tick()?;
+            }
+            Ok(lat_stats(v, t0.elapsed()))
+        };
+        let list0 = timed(
+            &mut |c, _, fm| list(c, 0, fm),
+            LIST_CALLS,
+            &mut c,
+            &mut rng,
+            &mut frame_max,
+        )?;
+        let list_deep = timed(
+            &mut |c, _, fm| list(c, deep_offset, fm),
+            LIST_CALLS,
+            &mut c,
+            &mut rng,
+            &mut frame_max,
+        )?;
+        let list_rand = timed(
+            &mut |c, r, fm| list(c, r.below(n - PAGE + 1), fm),
+            LIST_CALLS,
+            &mut c,
+            &mut rng,
+            &mut frame_max,
+        )?;
+        let history = timed(
+            &mut |c, r, fm| hist(c, r.below(n), HISTORY_LIMIT, fm),
+            HISTORY_CALLS,
+            &mut c,
+            &mut rng,
+            &mut frame_max,
+        )?;
+        // Same number of messages returned as the small set's history calls (isolates the
+        // stored-message count from the size of the answer).
+        let history_same = match same_limit {
+            Some(l) => Some(timed(
+                &mut |c, r, fm| hist(c, r.below(n), l, fm),
+                HISTORY_CALLS,
+                &mut c,
+                &mut rng,
+                &mut frame_max,
+            )?),
+            None => None,
+        };
+        let search = timed(
+            &mut |c, _, fm| {
+                let (ns, len, v) =
+                    c.call("sessions.list", json!({"limit": PAGE, "search": SEARCH}))?;
+                fm[2] = fm[2].max(len);
+                if v["totalCount"] != json!(search_want) {
+                    return Err(format!(
+                        "sessions.list search {SEARCH:?}: totalCount {} (want {search_want})",
+                        v["totalCount"]
+                    ));
+                }
+                Ok(ns)
+            },
+            SEARCH_CALLS,
+            &mut c,
+            &mut rng,
+            &mut frame_max,
+        )?;
+        Ok((list0, list_deep, list_rand, history, history_same, search))
+    })();
+    drop(c);
+    let end = smp.sample();
+    let stop = s.stop()?;
+    let (list0, list_deep, list_rand, history, history_same, search) = res?;
+    let end = end?;
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    Ok(Measured {
+        listen,
+        ready,
+        started,
+        list0,
+        deep_offset,
+        list_deep,
+        list_rand,
+        history,
+        history_same: history_same.map(|l| (same_limit.unwrap_or(0), l)),
+        search,
+        search_total: search_want,
+        frame_max,
+        samples: smp.samples,
+        max_rss: smp.max_rss,
+        peak: smp.peak,
+        end,
+        stop,
+        log_warn: log.lines().filter(|l| l.contains("WARN")).count(),
+        log_err: log.lines().filter(|l| l.contains("ERROR")).count(),
+    })
+}
+
+fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
+    v.sort_unstable();
+    let pct = |p: f64| -> u64 {
+        if v.is_empty() {
+            return 0;
+        }
+        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        v[rank - 1]
+    };
+    Lat {
+        calls: v.len(),
+        wall,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: v.last().copied().unwrap_or(0),
+    }
+}
+
+// ------------------------------------------------------------------------------------ server
+
+struct Server {
+    child: Option<Child>,
+    pid: u32,
+    port: u16,
+    t_exec: Instant,
+    listen: Duration,
+    dir: PathBuf,
+    drain: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts `openclaw-edge run` with state dir `dir/state` (already seeded), log `dir/server.log`.
+    fn start(bin: &Path, config: Option<&Path>, dir: &Path, token: &str) -> R<Server> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log = File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("run").arg("--bind").arg("127.0.0.1:0");
+        cmd.arg("--state-dir").arg(dir.join("state"));
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        // The working dir is the temp dir, so a stray ./openclaw-edge.toml is never picked up.
+        cmd.current_dir(dir)
+            .env(TOKEN_ENV, token)
+            .env_remove("OPENCLAW_EDGE_CONFIG")
+            .env_remove("OPENCLAW_EDGE_STATE_DIR")
+            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
+            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        let t_exec = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let pid = child.id();
+        let out = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        let drain = thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut line = String::new();
+            let res = r.read_line(&mut line).map(|_| line);
+            let _ = tx.send((res, Instant::now()));
+            // Keep the pipe open until the server exits (EOF), discarding anything else.
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut s = Server {
+            child: Some(child),
+            pid,
+            port: 0,
+            t_exec,
+            listen: Duration::ZERO,
+            dir: dir.to_path_buf(),
+            drain: Some(drain),
+        };
+        let (line, at) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((Ok(line), at)) => (line, at),
+            Ok((Err(e), _)) => return Err(format!("reading server stdout: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "no `listening on` line within 30 s; server log: {}",
+                    s.log_tail()
+                ));
+            }
+        };
+        s.listen = at.saturating_duration_since(t_exec);
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ws://")
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "unexpected first stdout line {:?}; server log: {}",
+                    line.trim(),
+                    s.log_tail()
+                )
+            })?;
+        s.port = addr.port();
+        Ok(s)
+    }
+
+    /// Polls with fresh connections until one gets `hello-ok` (≤ 2000 attempts, ≤ 10 s).
+    fn wait_ready(&mut self, token: &str) -> R<(Duration, Conn)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = String::new();
+        for _ in 1..=2000u32 {
+            match Conn::open(self.port, token, Duration::from_secs(5)) {
+                Ok(c) => return Ok((self.t_exec.elapsed(), c)),
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        Err(format!(
+            "no hello-ok within 10 s: {last}; server log: {}",
+            self.log_tail()
+        ))
+    }
+
+    fn stop(&mut self) -> R<Stop> {
+        let Some(mut child) = self.child.take() else {
+            return Err("server already stopped".into());
+        };
+        let t = Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status();
+        let mut how = "SIGTERM".to_string();
+        let mut status = None;
+        for _ in 0..500 {
+            if let Ok(Some(st)) = child.try_wait() {
+                status = Some(st);
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        if status.is_none() {
+            how = "SIGTERM ignored for 5 s, SIGKILL".into();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            status = child.wait().ok();
+        }
+        let took = t.elapsed();
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+        Ok(Stop {
+            code: status.and_then(|s| s.code()),
+            how,
+            took,
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            let _ = child.wait();
+        }
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------- ws client
+
+struct Conn {
+    ws: WebSocket<TcpStream>,
+    next: u64,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ok: Option<bool>,
+}
+
+impl Conn {
+    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`.
+    fn open(port: u16, token: &str, io: Duration) -> R<Conn> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = s.set_nodelay(true);
+        s.set_read_timeout(Some(io)).map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(io)).map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}/"), s)
+            .map_err(|e| format!("websocket upgrade: {e}"))?;
+        let mut c = Conn { ws, next: 2 };
+        let mut challenged = false;
+        for _ in 0..16 {
+            let v: Value = serde_json::from_str(&c.read_text()?).map_err(|e| e.to_string())?;
+            if v["type"] == "event" && v["event"] == "connect.challenge" {
+                challenged = true;
+                break;
+            }
+        }
+        if !challenged {
+            return Err("no connect.challenge".into());
+        }
+        let req = json!({
+            "type": "req", "id": "1", "method": "connect",
+            "params": {
+                "minProtocol": 4, "maxProtocol": 4,
+                "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
+                "role": "operator", "scopes": ["operator.read"],
+                "auth": {"token": token}
+            }
+        });
+        c.ws.send(Message::text(req.to_string()))
+            .map_err(|e| format!("send connect: {e}"))?;
+        for _ in 0..64 {
+            let t = c.read_text()?;
+            let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
+            if v["type"] == "res" && v["id"] == "1" {
+                if v["ok"] == true && v["payload"]["type"] == "hello-ok" {
+                    return Ok(c);
+                }
+                return Err(format!("connect refused: {}", clip(&t)));
+            }
+        }
+        Err("no connect response within 64 frames".into())
+    }
+
+    /// Reads event frames until none arrives for `quiet` (≤ 10 s, ≤ 100,000 frames).
+    fn drain_quiet(&mut self, quiet: Duration, io: Duration) -> R<()> {
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(quiet))
+            .map_err(|e| e.to_string())?;
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut res = Ok(());
+        for _ in 0..100_000 {
+            if Instant::now() > end {
+                break;
+            }
+            match self.ws.read() {
+                Ok(Message::Close(f)) => {
+                    res = Err(format!("server closed: {f:?}"));
+                    break;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    res = Err(format!("read: {e}"));
+                    break;
+                }
+            }
+        }
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(io))
+            .map_err(|e| e.to_string())?;
+        res
+    }
+
+    fn read_text(&mut self) -> R<String> {
+        for _ in 0..64 {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => return Ok(t.as_str().to_string()),
+                Ok(Message::Close(f)) => return Err(format!("server closed: {f:?}")),
+                Ok(_) => continue, // ping (pong is queued by tungstenite), pong, binary
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        Err("no text frame within 64 frames".into())
+    }
+
+    /// One request; returns the time from send to the matching `res` frame having been read and
+    /// its envelope parsed (ns), the frame's length, and the payload (parsed after the clock stops).
+    fn call(&mut self, method: &str, params: Value) -> R<(u64, usize, Value)> {
+        let id = self.next;
+        self.next += 1;
+        let req = format!(r#"{{"type":"req","id":"{id}","method":"{method}","params":{params}}}"#);
+        let want = id.to_string();
+        let t = Instant::now();
+        self.ws
+            .send(Message::text(req))
+            .map_err(|e| format!("send {method}: {e}"))?;
+        for _ in 0..1000 {
+            let text = self.read_text()?;
+            let f: Frame = serde_json::from_str(&text).map_err(|e| format!("bad frame: {e}"))?;
+            if f.ty == "res" && f.id.as_deref() == Some(want.as_str()) {
+                let ns = t.elapsed().as_nanos() as u64;
+                if f.ok != Some(true) {
+                    return Err(format!("{method} failed: {}", clip(&text)));
+                }
+                let mut v: Value =
+                    serde_json::from_str(&text).map_err(|e| format!("bad frame: {e}"))?;
+                return Ok((ns, text.len(), v["payload"].take()));
+            }
+        }
+        Err(format!("no response to {method} #{id} within 1000 frames"))
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+fn make_token() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut s = String::from("bench-");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s.push_str(&format!("-{:x}", n as u64));
+    s
+}
+
+// ------------------------------------------------------------------------------------- /proc
+
+fn kv_file(path: &str) -> R<HashMap<String, u64>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut m = HashMap::new();
+    for l in text.lines() {
+        if let Some((k, v)) = l.split_once(':')
+            && let Some(n) = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        {
+            m.insert(k.trim().to_string(), n);
+        }
+    }
+    Ok(m)
+}
+
+fn mem(pid: u32) -> R<Mem> {
+    let st = kv_file(&format!("/proc/{pid}/status"))?;
+    let g = |k: &str| st.get(k).copied().unwrap_or(0);
+    Ok(Mem {
+        rss: g("VmRSS"),
+        hwm: g("VmHWM"),
+        anon: g("RssAnon"),
+        file: g("RssFile") + g("RssShmem"),
+        threads: g("Threads"),
+    })
+}
+
+fn read_trim(p: &str) -> String {
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine_info() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kib = kv_file("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.get("MemTotal").copied())
+        .unwrap_or(0);
+    let kernel = read_trim("/proc/sys/kernel/osrelease");
+    let host = read_trim("/proc/sys/kernel/hostname");
+    format!(
+        "{host}: {cpu}, {cpus} CPUs, {:.1} GiB RAM, Linux {kernel} {}",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        std::env::consts::ARCH
+    )
+}
+
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, sod) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil-from-days (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+// ------------------------------------------------------------------------------------ report
+
+struct Report {
+    date: String,
+    machine: String,
+    load_start: String,
+    load_end: String,
+    bin: String,
+    bin_note: Option<String>,
+    version: String,
+    git: String,
+    config: Option<String>,
+    quick: bool,
+    big: SetResult,
+    small: SetResult,
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.2} MiB", kib as f64 / 1024.0)
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.2} ms", ns as f64 / 1e6)
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn lat_cell(l: &Lat) -> String {
+    format!("{} / {} ({})", ms(l.p50), ms(l.p99), ms(l.max))
+}
+
+fn bytes_cell(b: u64) -> String {
+    format!("{:.1} MiB ({b} B)", b as f64 / 1048576.0)
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    a as f64 / (b as f64).max(1.0)
+}
+
+impl Report {
+    fn render(&self) -> (String, Value) {
+        let (b, s) = (&self.big, &self.small);
+        let (bm, sm) = (&b.m, &s.m);
+        let mut rows: Vec<[String; 5]> = Vec::new();
+        let mut row = |f: String, vb: String, vs: String, t: &str, st: &str| {
+            rows.push([f, vb, vs, t.into(), st.into()]);
+        };
+        let na = "–";
+        let set = |r: &SetResult| format!("{} × {}", r.sessions, r.messages);
+
+        row(
+            "Data set: sessions × messages (stored messages)".into(),
+            format!("{} ({})", set(b), b.sessions * b.messages),
+            format!("{} ({})", set(s), s.sessions * s.messages),
+            na,
+            na,
+        );
+        let seed_cell = |r: &SetResult| {
+            let per_msg = r.seed.took.as_secs_f64() * 1e6 / (r.sessions * r.messages).max(1) as f64;
+            format!(
+                "{:.2} s ({per_msg:.0} µs/msg; close {:.0} ms)",
+                r.seed.took.as_secs_f64(),
+                r.seed.close.as_secs_f64() * 1000.0
+            )
+        };
+        row(
+            format!("Seed time (store API, {SEED_CHUNK} sessions per write job)"),
+            seed_cell(b),
+            seed_cell(s),
+            na,
+            na,
+        );
+        row(
+            "Database size (db + -wal after the store closed)".into(),
+            bytes_cell(b.seed.db_bytes + b.seed.wal_bytes),
+            bytes_cell(s.seed.db_bytes + s.seed.wal_bytes),
+            na,
+            na,
+        );
+        let bpm = |r: &SetResult| {
+            format!(
+                "{:.0} B (text {:.0} B)",
+                (r.seed.db_bytes + r.seed.wal_bytes) as f64 / (r.sessions * r.messages) as f64,
+                r.seed.text_bytes as f64 / (r.sessions * r.messages) as f64
+            )
+        };
+        row(
+            "Database bytes per stored message (message text alone)".into(),
+            bpm(b),
+            bpm(s),
+            na,
+            na,
+        );
+        let dur = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+        row(
+            "exec → `listening` line / first hello-ok".into(),
+            format!("{} / {}", dur(bm.listen), dur(bm.ready)),
+            format!("{} / {}", dur(sm.listen), dur(sm.ready)),
+            na,
+            na,
+        );
+        let anon_file = |x: &Mem| {
+            format!(
+                "{} (anon {}, file {})",
+                mib(x.rss),
+                mib(x.anon),
+                mib(x.file)
+            )
+        };
+        row(
+            "RSS after start (one conn, before any call)".into(),
+            anon_file(&bm.started),
+            anon_file(&sm.started),
+            na,
+            na,
+        );
+        let p99_ok = |l: &Lat| l.p99 < T_LIST_P99_NS;
+        let list_rows: [(&str, &Lat, &Lat); 3] = [
+            ("offset 0", &bm.list0, &sm.list0),
+            ("", &bm.list_deep, &sm.list_deep),
+            ("random offsets", &bm.list_rand, &sm.list_rand),
+        ];
+        for (i, (what, lb, ls)) in list_rows.iter().enumerate() {
+            let what = if i == 1 {
+                format!("offset {} / {}", bm.deep_offset, sm.deep_offset)
+            } else {
+                what.to_string()
+            };
+            row(
+                format!(
+                    "`sessions.list {{limit:{PAGE}}}` {what}, {} calls: p50 / p99 (max)",
+                    lb.calls
+                ),
+                lat_cell(lb),
+                lat_cell(ls),
+                "p99 < 5 ms",
+                verdict(p99_ok(lb)),
+            );
+        }
+        row(
+            format!(
+                "`chat.history {{limit:{HISTORY_LIMIT}}}` random session, {} calls: p50 / p99 (max)",
+                bm.history.calls
+            ),
+            lat_cell(&bm.history),
+            lat_cell(&sm.history),
+            na,
+            na,
+        );
+        if let Some((l, lat)) = &bm.history_same {
+            row(
+                format!(
+                    "`chat.history {{limit:{l}}}` random session (big set; returns as many messages as the small set's calls), {} calls",
+                    lat.calls
+                ),
+                lat_cell(lat),
+                na.into(),
+                na,
+                na,
+            );
+        }
+        row(
+            format!(
+                "`sessions.list {{limit:{PAGE}, search:\"{SEARCH}\"}}` ({} / {} matches), {} calls: p50 / p99 (max)",
+                bm.search_total, sm.search_total, bm.search.calls
+            ),
+            lat_cell(&bm.search),
+            lat_cell(&sm.search),
+            "informational (scans)",
+            na,
+        );
+        let r_hist = ratio(bm.history.p50, sm.history.p50);
+        let r_list = ratio(bm.list0.p50, sm.list0.p50);
+        let r_deep = ratio(bm.list_deep.p50, sm.list_deep.p50);
+        let r_rand = ratio(bm.list_rand.p50, sm.list_rand.p50);
+        let msg_x = ratio(
+            (b.sessions * b.messages) as u64,
+            (s.sessions * s.messages) as u64,
+        );
+        let ses_x = ratio(b.sessions as u64, s.sessions as u64);
+        row(
+            format!(
+                "`chat.history` p50, big ÷ small set ({msg_x:.0}× the messages, {:.0}× per session)",
+                b.messages as f64 / s.messages as f64
+            ),
+            format!("{r_hist:.2}×"),
+            format!("{} vs {}", ms(bm.history.p50), ms(sm.history.p50)),
+            "≤ 2×",
+            verdict(r_hist <= T_HISTORY_RATIO),
+        );
+        let r_same = bm
+            .history_same
+            .as_ref()
+            .map(|(_, l)| ratio(l.p50, sm.history.p50));
+        if let (Some(r), Some((l, lat))) = (r_same, &bm.history_same) {
+            row(
+                format!(
+                    "`chat.history` p50, same answer size: big set limit {l} ÷ small set ({msg_x:.0}× the messages stored)"
+                ),
+                format!("{r:.2}×"),
+                format!("{} vs {}", ms(lat.p50), ms(sm.history.p50)),
+                na,
+                na,
+            );
+        }
+        row(
+            format!(
+                "`sessions.list` offset 0 p50, big ÷ small set (counts sessions: {ses_x:.0}× the sessions)"
+            ),
+            format!("{r_list:.2}×"),
+            format!("{} vs {}", ms(bm.list0.p50), ms(sm.list0.p50)),
+            "≤ 3×",
+            verdict(r_list <= T_LIST_RATIO),
+        );
+        row(
+            "`sessions.list` deep offset / random offsets p50, big ÷ small set".into(),
+            format!("{r_deep:.2}× / {r_rand:.2}×"),
+            format!("offset {} vs {}", bm.deep_offset, sm.deep_offset),
+            na,
+            na,
+        );
+        row(
+            format!(
+                "Max VmRSS during the calls (sampled every {SAMPLE_EVERY} calls: {} / {} samples)",
+                bm.samples, sm.samples
+            ),
+            anon_file(&bm.peak),
+            anon_file(&sm.peak),
+            "< 8 MiB",
+            verdict(bm.max_rss < T_RSS_KIB),
+        );
+        row(
+            format!(
+                "VmHWM at the end (highest RSS since exec; threads {} / {})",
+                bm.end.threads, sm.end.threads
+            ),
+            mib(bm.end.hwm),
+            mib(sm.end.hwm),
+            "< 8 MiB",
+            verdict(bm.end.hwm < T_RSS_KIB),
+        );
+        let frames = |m: &Measured| {
+            format!(
+                "{:.1} / {:.1} / {:.1} KiB",
+                m.frame_max[0] as f64 / 1024.0,
+                m.frame_max[1] as f64 / 1024.0,
+                m.frame_max[2] as f64 / 1024.0
+            )
+        };
+        row(
+            "Largest response frame: list / history / search".into(),
+            frames(bm),
+            frames(sm),
+            na,
+            na,
+        );
+        let exit_ok = bm.stop.code == Some(0) && sm.stop.code == Some(0);
+        let code = |st: &Stop| {
+            format!(
+                "{} in {:.1} ms{}",
+                st.code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "signal".into()),
+                st.took.as_secs_f64() * 1000.0,
+                if st.how == "SIGTERM" {
+                    String::new()
+                } else {
+                    format!(" ({})", st.how)
+                }
+            )
+        };
+        row(
+            "SIGTERM → exit code".into(),
+            code(&bm.stop),
+            code(&sm.stop),
+            "exit 0",
+            verdict(exit_ok),
+        );
+
+        let mut out = String::new();
+        out.push_str("\n## openclaw-edge sessions bench\n\n");
+        out.push_str(&format!("- date: {}\n", self.date));
+        out.push_str(&format!("- machine: {}\n", self.machine));
+        out.push_str(&format!(
+            "- load average: start {} / end {}\n",
+            self.load_start, self.load_end
+        ));
+        out.push_str(&format!(
+            "- binary: {} ({}; git {}){}\n",
+            self.bin,
+            if self.version.is_empty() {
+                "?"
+            } else {
+                &self.version
+            },
+            self.git,
+            self.bin_note
+                .as_ref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "- profile: {}\n",
+            self.config
+                .as_ref()
+                .map(|c| format!("config {c}"))
+                .unwrap_or_else(|| "edge (default)".into())
+        ));
+        out.push_str(&format!(
+            "- data sets: {} (big{}) and {} (small), seeded through the store API before the gateway starts; keys `agent:main:bench-<i>`, user/assistant texts of 80–200 chars\n",
+            set(b),
+            if self.quick {
+                format!(", --quick: {QUICK_SESSIONS} sessions instead of {BIG_SESSIONS}")
+            } else {
+                String::new()
+            },
+            set(s)
+        ));
+        out.push_str(&format!(
+            "- one client connection, {WARMUP_CALLS} list + {WARMUP_CALLS} history warm-up calls, then the timed calls in the order of the table; latency = send → matching `res` read; server log: {} / {} WARN, {} / {} ERROR lines\n",
+            bm.log_warn, sm.log_warn, bm.log_err, sm.log_err
+        ));
+        out.push('\n');
+        let head = [
+            "Figure",
+            "Big set",
+            "Small set",
+            "Target (big set)",
+            "Status",
+        ];
+        let mut w = [0usize; 5];
+        for r in rows
+            .iter()
+            .map(|r| r.each_ref().map(|s| s.as_str()))
+            .chain(std::iter::once(head))
+        {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let line = |cells: [&str; 5]| -> String {
+            let mut s = String::from("|");
+            for (i, c) in cells.iter().enumerate() {
+                s.push(' ');
+                s.push_str(c);
+                s.push_str(&" ".repeat(w[i] - c.chars().count()));
+                s.push_str(" |");
+            }
+            s.push('\n');
+            s
+        };
+        out.push_str(&line(head));
+        let mut sep = String::from("|");
+        for x in w {
+            sep.push_str(&"-".repeat(x + 2));
+            sep.push('|');
+        }
+        out.push_str(&sep);
+        out.push('\n');
+        for r in &rows {
+            out.push_str(&line(r.each_ref().map(|s| s.as_str())));
+        }
+
+        let lat = |l: &Lat| {
+            json!({"calls": l.calls, "wall_ms": l.wall.as_secs_f64() * 1000.0,
+                   "p50_ms": l.p50 as f64 / 1e6, "p99_ms": l.p99 as f64 / 1e6,
+                   "max_ms": l.max as f64 / 1e6})
+        };
+        let setj = |r: &SetResult| {
+            let m = &r.m;
+            json!({
+                "sessions": r.sessions, "messages_per_session": r.messages,
+                "seed_s": r.seed.took.as_secs_f64(), "store_close_ms": r.seed.close.as_secs_f64() * 1000.0,
+                "db_bytes": r.seed.db_bytes, "wal_bytes": r.seed.wal_bytes, "text_bytes": r.seed.text_bytes,
+                "listen_ms": m.listen.as_secs_f64() * 1000.0, "ready_ms": m.ready.as_secs_f64() * 1000.0,
+                "started_rss_kib": m.started.rss,
+                "list_offset0": lat(&m.list0), "deep_offset": m.deep_offset, "list_deep": lat(&m.list_deep),
+                "list_random": lat(&m.list_rand), "history": lat(&m.history),
+                "history_same_size": m.history_same.as_ref().map(|(l, x)| json!({"limit": l, "lat": lat(x)})),
+                "started_anon_kib": m.started.anon, "started_file_kib": m.started.file,
+                "peak_anon_kib": m.peak.anon, "peak_file_kib": m.peak.file,
+                "search": lat(&m.search), "search_matches": m.search_total,
+                "max_rss_kib": m.max_rss, "end_hwm_kib": m.end.hwm, "end_rss_kib": m.end.rss,
+                "end_threads": m.end.threads, "rss_samples": m.samples,
+                "frame_max_bytes": {"list": m.frame_max[0], "history": m.frame_max[1], "search": m.frame_max[2]},
+                "exit_code": m.stop.code, "stop_ms": m.stop.took.as_secs_f64() * 1000.0,
+                "log_warn": m.log_warn, "log_error": m.log_err,
+            })
+        };
+        let j = json!({
+            "bench": "sessions",
+            "date": self.date, "machine": self.machine,
+            "load_start": self.load_start, "load_end": self.load_end,
+            "bin": self.bin, "bin_note": self.bin_note, "version": self.version, "git": self.git,
+            "config": self.config, "quick": self.quick,
+            "big": setj(b), "small": setj(s),
+            "ratios": {"history_p50": r_hist, "history_same_size_p50": r_same, "list_offset0_p50": r_list,
+                       "list_deep_p50": r_deep, "list_random_p50": r_rand},
+            "pass": {
+                "rss": bm.max_rss < T_RSS_KIB,
+                "hwm": bm.end.hwm < T_RSS_KIB,
+                "list_offset0_p99": p99_ok(&bm.list0),
+                "list_deep_p99": p99_ok(&bm.list_deep),
+                "list_random_p99": p99_ok(&bm.list_rand),
+                "history_ratio": r_hist <= T_HISTORY_RATIO,
+                "list_ratio": r_list <= T_LIST_RATIO,
+                "exit_0": exit_ok,
+            }
+        });
+        (out, j)
+    }
+}
