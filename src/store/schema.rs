@@ -85,12 +85,13 @@ CREATE INDEX usage_by_ts ON usage (ts);
 CREATE INDEX usage_by_session ON usage (session_key, ts);
 ";
 
-/// Version 2: list pages ordered by `(updated_at DESC, key)` straight from an index (version 1
-/// sorted the tie-breaker in a temp b-tree, so deep `offset`s cost a sort), and `totalCount`
-/// counted from a small `(archived, kind)` index instead of the table.
+/// Version 2: list pages ordered by `(updated_at DESC, key)` straight from an index that also
+/// holds the default filters (`archived`, `kind`), so rows skipped by `offset` are never fetched
+/// (version 1 sorted the tie-breaker in a temp b-tree), and `totalCount` counted from a small
+/// `(archived, kind)` index instead of the table.
 const V2: &str = "
 DROP INDEX sessions_by_updated;
-CREATE INDEX sessions_by_updated_key ON sessions (updated_at DESC, key);
+CREATE INDEX sessions_by_updated_key ON sessions (updated_at DESC, key, archived, kind);
 CREATE INDEX sessions_by_archived_kind ON sessions (archived, kind);
 ";
 
