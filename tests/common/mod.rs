@@ -65,54 +65,7 @@ impl Gateway {
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, config).unwrap();
         let stderr_path = dir.join("stderr.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"));
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--bind")
-            .arg("127.0.0.1:0")
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .env_remove("OPENCLAW_EDGE_GATEWAY_TOKEN")
-            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
-            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn openclaw-edge");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let mut r = BufReader::new(stdout);
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep draining so the child never blocks on a full stdout pipe.
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no listening line; stderr: {}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                )
-            });
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ws://")
-            .unwrap_or_else(|| {
-                panic!(
-                    "unexpected first line {line:?}; stderr: {}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                )
-            })
-            .to_string();
+        let (child, addr) = Self::launch(&dir, env, &stderr_path);
         let token = token.unwrap_or_else(|| {
             std::fs::read_to_string(dir.join("state/gateway.token"))
                 .unwrap()
@@ -209,7 +162,8 @@ impl Gateway {
     /// `state/` from an earlier run), with `token` in the environment as `start` passes it.
     pub fn start_in(dir: PathBuf, token: String) -> Gateway {
         let stderr_path = dir.join("stderr.log");
-        let (child, addr) = Self::launch(&dir, &token, &stderr_path);
+        let env = [("OPENCLAW_EDGE_GATEWAY_TOKEN", token.as_str())];
+        let (child, addr) = Self::launch(&dir, &env, &stderr_path);
         Gateway {
             child,
             addr,
@@ -219,11 +173,12 @@ impl Gateway {
         }
     }
 
-    /// Spawns the binary on `dir/config.toml` and `dir/state`, appending its stderr to
-    /// `stderr_path`; returns the child and the address from its `listening on` line.
+    /// Spawns the binary on `dir/config.toml` and `dir/state` with only `env`'s secrets set,
+    /// appending its stderr to `stderr_path`; returns the child and the address from its
+    /// `listening on` line (waited for, never slept for).
     fn launch(
         dir: &std::path::Path,
-        token: &str,
+        env: &[(&str, &str)],
         stderr_path: &std::path::Path,
     ) -> (Child, String) {
         let log = std::fs::OpenOptions::new()
@@ -231,23 +186,25 @@ impl Gateway {
             .append(true)
             .open(stderr_path)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
-            .arg("run")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"));
+        cmd.arg("run")
             .arg("--config")
             .arg(dir.join("config.toml"))
             .arg("--bind")
             .arg("127.0.0.1:0")
             .arg("--state-dir")
             .arg(dir.join("state"))
+            .env_remove("OPENCLAW_EDGE_GATEWAY_TOKEN")
             .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
             .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
-            .env("OPENCLAW_EDGE_GATEWAY_TOKEN", token)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn openclaw-edge");
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn openclaw-edge");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -255,6 +212,7 @@ impl Gateway {
             let mut r = BufReader::new(stdout);
             let _ = r.read_line(&mut line);
             let _ = tx.send(line);
+            // Keep draining so the child never blocks on a full stdout pipe.
             let mut sink = Vec::new();
             let _ = r.read_to_end(&mut sink);
         });
@@ -282,7 +240,8 @@ impl Gateway {
         if self.child.try_wait().unwrap().is_none() {
             self.kill9();
         }
-        let (child, addr) = Self::launch(&self.dir, &self.token, &self.stderr_path);
+        let env = [("OPENCLAW_EDGE_GATEWAY_TOKEN", self.token.as_str())];
+        let (child, addr) = Self::launch(&self.dir, &env, &self.stderr_path);
         self.child = child;
         self.addr = addr;
         self
