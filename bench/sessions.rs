@@ -20,29 +20,22 @@
 
 #![recursion_limit = "256"]
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind, Read};
-use std::net::{SocketAddr, TcpStream};
+#[path = "common.rs"]
+mod common;
+
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openclaw_edge::store::{Store, messages, sessions};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket};
 
-type R<T> = Result<T, String>;
 /// One seeded session: key, creation time, and its messages (role, body, timestamp).
 type SeedSession = (String, u64, Vec<(&'static str, Value, u64)>);
 /// One timed call: runs a request on the connection and returns what it measured.
 type Call<'a> = &'a mut dyn FnMut(&mut Conn, &mut Rng, &mut [usize; 3]) -> R<u64>;
-
-/// Shared token given to the server through the environment (loopback only, per run).
-const TOKEN_ENV: &str = "OPENCLAW_EDGE_GATEWAY_TOKEN";
 
 // Data sets.
 const BIG_SESSIONS: usize = 10_000;
@@ -192,28 +185,8 @@ fn run(a: &Args) -> R<()> {
     let date = utc_now();
     let machine = machine_info();
     let load_start = read_trim("/proc/loadavg");
-    let version = Command::new(&bin)
-        .arg("version")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let git = Command::new("git")
-        .args([
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "describe",
-            "--always",
-            "--dirty",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "?".into());
+    let version = bin_version(&bin);
+    let git = git_revision();
 
     let root = std::env::temp_dir().join(format!(
         "openclaw-edge-bench-sessions-{}-{}",
@@ -251,15 +224,17 @@ fn run(a: &Args) -> R<()> {
     let load_end = read_trim("/proc/loadavg");
 
     let rep = Report {
-        date,
-        machine,
-        load_start,
-        load_end,
-        bin: bin.display().to_string(),
-        bin_note: a.bin_note.clone(),
-        version,
-        git,
-        config: a.config.as_ref().map(|c| c.display().to_string()),
+        info: RunInfo {
+            date,
+            machine,
+            load_start,
+            load_end,
+            bin: bin.display().to_string(),
+            bin_note: a.bin_note.clone(),
+            version,
+            git,
+            config: a.config.as_ref().map(|c| c.display().to_string()),
+        },
         quick: a.quick && a.sessions.is_none(),
         big,
         small,
@@ -300,22 +275,6 @@ fn one_set(
         messages: m,
         seed,
         m: measured,
-    })
-}
-
-fn default_bin() -> R<PathBuf> {
-    // This executable is TARGET_DIR/release/deps/sessions-HASH: look next to it.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut cands = Vec::new();
-    if let Some(tgt) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
-        cands.push(tgt.join("x86_64-unknown-linux-musl/release/openclaw-edge"));
-        cands.push(tgt.join("release/openclaw-edge"));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    cands.push(root.join("target/x86_64-unknown-linux-musl/release/openclaw-edge"));
-    cands.push(root.join("target/release/openclaw-edge"));
-    cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        format!("no binary found (tried {cands:?}); pass --bin PATH or use bench/run.sh")
     })
 }
 
@@ -506,33 +465,6 @@ fn seed(state: &Path, n: usize, m: usize) -> R<Seeded> {
 
 // -------------------------------------------------------------------------------------- measure
 
-#[derive(Default, Debug, Clone, Copy)]
-struct Mem {
-    rss: u64,
-    hwm: u64,
-    /// RssAnon: heap, stacks (SQLite's page cache lives here).
-    anon: u64,
-    /// RssFile + RssShmem: mapped binary pages, the -shm file.
-    file: u64,
-    threads: u64,
-}
-
-#[derive(Debug)]
-struct Stop {
-    code: Option<i32>,
-    how: String,
-    took: Duration,
-}
-
-#[derive(Debug, Default)]
-struct Lat {
-    calls: usize,
-    wall: Duration,
-    p50: u64,
-    p99: u64,
-    max: u64,
-}
-
 #[derive(Debug)]
 struct Measured {
     listen: Duration,
@@ -597,7 +529,7 @@ fn measure(
     same_limit: Option<usize>,
 ) -> R<Measured> {
     let mut s = Server::start(bin, a.config.as_deref(), dir, token)?;
-    let (ready, mut c) = s.wait_ready(token)?;
+    let (ready, _, mut c) = s.wait_ready(token, Duration::from_secs(5), Duration::from_secs(10))?;
     let listen = s.listen;
     let pid = s.pid;
     eprintln!(
@@ -623,7 +555,8 @@ fn measure(
 
     let res = (|| -> R<_> {
         let list = |c: &mut Conn, offset: usize, fm: &mut [usize; 3]| -> R<u64> {
-            let (ns, len, v) = c.call("sessions.list", json!({"limit": PAGE, "offset": offset}))?;
+            let (ns, len, v) =
+                c.call_with("sessions.list", json!({"limit": PAGE, "offset": offset}))?;
             fm[0] = fm[0].max(len);
             let want = PAGE.min(n.saturating_sub(offset));
             let got = v["sessions"].as_array().map(Vec::len).unwrap_or(usize::MAX);
@@ -636,7 +569,7 @@ fn measure(
             Ok(ns)
         };
         let hist = |c: &mut Conn, i: usize, limit: usize, fm: &mut [usize; 3]| -> R<u64> {
-            let (ns, len, v) = c.call(
+            let (ns, len, v) = c.call_with(
                 "chat.history",
                 json!({"sessionKey": key(i), "limit": limit}),
             )?;
@@ -724,7 +657,7 @@ fn measure(
         let search = timed(
             &mut |c, _, fm| {
                 let (ns, len, v) =
-                    c.call("sessions.list", json!({"limit": PAGE, "search": SEARCH}))?;
+                    c.call_with("sessions.list", json!({"limit": PAGE, "search": SEARCH}))?;
                 fm[2] = fm[2].max(len);
                 if v["totalCount"] != json!(search_want) {
                     return Err(format!(
@@ -770,465 +703,17 @@ fn measure(
     })
 }
 
-fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
-    v.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if v.is_empty() {
-            return 0;
-        }
-        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
-        v[rank - 1]
-    };
-    Lat {
-        calls: v.len(),
-        wall,
-        p50: pct(0.50),
-        p99: pct(0.99),
-        max: v.last().copied().unwrap_or(0),
-    }
-}
-
-// ------------------------------------------------------------------------------------ server
-
-struct Server {
-    child: Option<Child>,
-    pid: u32,
-    port: u16,
-    t_exec: Instant,
-    listen: Duration,
-    dir: PathBuf,
-    drain: Option<thread::JoinHandle<()>>,
-}
-
-impl Server {
-    /// Starts `openclaw-edge run` with state dir `dir/state` (already seeded), log `dir/server.log`.
-    fn start(bin: &Path, config: Option<&Path>, dir: &Path, token: &str) -> R<Server> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let log = File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("run").arg("--bind").arg("127.0.0.1:0");
-        cmd.arg("--state-dir").arg(dir.join("state"));
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
-        // The working dir is the temp dir, so a stray ./openclaw-edge.toml is never picked up.
-        cmd.current_dir(dir)
-            .env(TOKEN_ENV, token)
-            .env_remove("OPENCLAW_EDGE_CONFIG")
-            .env_remove("OPENCLAW_EDGE_STATE_DIR")
-            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
-            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
-        let t_exec = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let pid = child.id();
-        let out = child.stdout.take().ok_or("no stdout pipe")?;
-        let (tx, rx) = mpsc::channel();
-        let drain = thread::spawn(move || {
-            let mut r = BufReader::new(out);
-            let mut line = String::new();
-            let res = r.read_line(&mut line).map(|_| line);
-            let _ = tx.send((res, Instant::now()));
-            // Keep the pipe open until the server exits (EOF), discarding anything else.
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-            }
-        });
-        let mut s = Server {
-            child: Some(child),
-            pid,
-            port: 0,
-            t_exec,
-            listen: Duration::ZERO,
-            dir: dir.to_path_buf(),
-            drain: Some(drain),
-        };
-        let (line, at) = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok((Ok(line), at)) => (line, at),
-            Ok((Err(e), _)) => return Err(format!("reading server stdout: {e}")),
-            Err(_) => {
-                return Err(format!(
-                    "no `listening on` line within 30 s; server log: {}",
-                    s.log_tail()
-                ));
-            }
-        };
-        s.listen = at.saturating_duration_since(t_exec);
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ws://")
-            .and_then(|a| a.parse::<SocketAddr>().ok())
-            .ok_or_else(|| {
-                format!(
-                    "unexpected first stdout line {:?}; server log: {}",
-                    line.trim(),
-                    s.log_tail()
-                )
-            })?;
-        s.port = addr.port();
-        Ok(s)
-    }
-
-    /// Polls with fresh connections until one gets `hello-ok` (≤ 2000 attempts, ≤ 10 s).
-    fn wait_ready(&mut self, token: &str) -> R<(Duration, Conn)> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut last = String::new();
-        for _ in 1..=2000u32 {
-            match Conn::open(self.port, token, Duration::from_secs(5)) {
-                Ok(c) => return Ok((self.t_exec.elapsed(), c)),
-                Err(e) => last = e,
-            }
-            if Instant::now() > deadline {
-                break;
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
-        Err(format!(
-            "no hello-ok within 10 s: {last}; server log: {}",
-            self.log_tail()
-        ))
-    }
-
-    fn stop(&mut self) -> R<Stop> {
-        let Some(mut child) = self.child.take() else {
-            return Err("server already stopped".into());
-        };
-        let t = Instant::now();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status();
-        let mut how = "SIGTERM".to_string();
-        let mut status = None;
-        for _ in 0..500 {
-            if let Ok(Some(st)) = child.try_wait() {
-                status = Some(st);
-                break;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        if status.is_none() {
-            how = "SIGTERM ignored for 5 s, SIGKILL".into();
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(self.pid.to_string())
-                .status();
-            status = child.wait().ok();
-        }
-        let took = t.elapsed();
-        if let Some(h) = self.drain.take() {
-            let _ = h.join();
-        }
-        Ok(Stop {
-            code: status.and_then(|s| s.code()),
-            how,
-            took,
-        })
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join(" | ")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(self.pid.to_string())
-                .status();
-            let _ = child.wait();
-        }
-        if let Some(h) = self.drain.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-// -------------------------------------------------------------------------------- ws client
-
-struct Conn {
-    ws: WebSocket<TcpStream>,
-    next: u64,
-}
-
-#[derive(Deserialize)]
-struct Frame {
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    ok: Option<bool>,
-}
-
-impl Conn {
-    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`.
-    fn open(port: u16, token: &str, io: Duration) -> R<Conn> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-            .map_err(|e| format!("connect: {e}"))?;
-        let _ = s.set_nodelay(true);
-        s.set_read_timeout(Some(io)).map_err(|e| e.to_string())?;
-        s.set_write_timeout(Some(io)).map_err(|e| e.to_string())?;
-        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}/"), s)
-            .map_err(|e| format!("websocket upgrade: {e}"))?;
-        let mut c = Conn { ws, next: 2 };
-        let mut challenged = false;
-        for _ in 0..16 {
-            let v: Value = serde_json::from_str(&c.read_text()?).map_err(|e| e.to_string())?;
-            if v["type"] == "event" && v["event"] == "connect.challenge" {
-                challenged = true;
-                break;
-            }
-        }
-        if !challenged {
-            return Err("no connect.challenge".into());
-        }
-        let req = json!({
-            "type": "req", "id": "1", "method": "connect",
-            "params": {
-                "minProtocol": 4, "maxProtocol": 4,
-                "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
-                "role": "operator", "scopes": ["operator.read"],
-                "auth": {"token": token}
-            }
-        });
-        c.ws.send(Message::text(req.to_string()))
-            .map_err(|e| format!("send connect: {e}"))?;
-        for _ in 0..64 {
-            let t = c.read_text()?;
-            let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
-            if v["type"] == "res" && v["id"] == "1" {
-                if v["ok"] == true && v["payload"]["type"] == "hello-ok" {
-                    return Ok(c);
-                }
-                return Err(format!("connect refused: {}", clip(&t)));
-            }
-        }
-        Err("no connect response within 64 frames".into())
-    }
-
-    /// Reads event frames until none arrives for `quiet` (≤ 10 s, ≤ 100,000 frames).
-    fn drain_quiet(&mut self, quiet: Duration, io: Duration) -> R<()> {
-        self.ws
-            .get_mut()
-            .set_read_timeout(Some(quiet))
-            .map_err(|e| e.to_string())?;
-        let end = Instant::now() + Duration::from_secs(10);
-        let mut res = Ok(());
-        for _ in 0..100_000 {
-            if Instant::now() > end {
-                break;
-            }
-            match self.ws.read() {
-                Ok(Message::Close(f)) => {
-                    res = Err(format!("server closed: {f:?}"));
-                    break;
-                }
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    break;
-                }
-                Err(e) => {
-                    res = Err(format!("read: {e}"));
-                    break;
-                }
-            }
-        }
-        self.ws
-            .get_mut()
-            .set_read_timeout(Some(io))
-            .map_err(|e| e.to_string())?;
-        res
-    }
-
-    fn read_text(&mut self) -> R<String> {
-        for _ in 0..64 {
-            match self.ws.read() {
-                Ok(Message::Text(t)) => return Ok(t.as_str().to_string()),
-                Ok(Message::Close(f)) => return Err(format!("server closed: {f:?}")),
-                Ok(_) => continue, // ping (pong is queued by tungstenite), pong, binary
-                Err(e) => return Err(format!("read: {e}")),
-            }
-        }
-        Err("no text frame within 64 frames".into())
-    }
-
-    /// One request; returns the time from send to the matching `res` frame having been read and
-    /// its envelope parsed (ns), the frame's length, and the payload (parsed after the clock stops).
-    fn call(&mut self, method: &str, params: Value) -> R<(u64, usize, Value)> {
-        let id = self.next;
-        self.next += 1;
-        let req = format!(r#"{{"type":"req","id":"{id}","method":"{method}","params":{params}}}"#);
-        let want = id.to_string();
-        let t = Instant::now();
-        self.ws
-            .send(Message::text(req))
-            .map_err(|e| format!("send {method}: {e}"))?;
-        for _ in 0..1000 {
-            let text = self.read_text()?;
-            let f: Frame = serde_json::from_str(&text).map_err(|e| format!("bad frame: {e}"))?;
-            if f.ty == "res" && f.id.as_deref() == Some(want.as_str()) {
-                let ns = t.elapsed().as_nanos() as u64;
-                if f.ok != Some(true) {
-                    return Err(format!("{method} failed: {}", clip(&text)));
-                }
-                let mut v: Value =
-                    serde_json::from_str(&text).map_err(|e| format!("bad frame: {e}"))?;
-                return Ok((ns, text.len(), v["payload"].take()));
-            }
-        }
-        Err(format!("no response to {method} #{id} within 1000 frames"))
-    }
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(300).collect()
-}
-
-fn make_token() -> String {
-    let mut b = [0u8; 16];
-    if let Ok(mut f) = File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut b);
-    }
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut s = String::from("bench-");
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s.push_str(&format!("-{:x}", n as u64));
-    s
-}
-
-// ------------------------------------------------------------------------------------- /proc
-
-fn kv_file(path: &str) -> R<HashMap<String, u64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut m = HashMap::new();
-    for l in text.lines() {
-        if let Some((k, v)) = l.split_once(':')
-            && let Some(n) = v
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-        {
-            m.insert(k.trim().to_string(), n);
-        }
-    }
-    Ok(m)
-}
-
-fn mem(pid: u32) -> R<Mem> {
-    let st = kv_file(&format!("/proc/{pid}/status"))?;
-    let g = |k: &str| st.get(k).copied().unwrap_or(0);
-    Ok(Mem {
-        rss: g("VmRSS"),
-        hwm: g("VmHWM"),
-        anon: g("RssAnon"),
-        file: g("RssFile") + g("RssShmem"),
-        threads: g("Threads"),
-    })
-}
-
-fn read_trim(p: &str) -> String {
-    std::fs::read_to_string(p)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn machine_info() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cpus = thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem_kib = kv_file("/proc/meminfo")
-        .ok()
-        .and_then(|m| m.get("MemTotal").copied())
-        .unwrap_or(0);
-    let kernel = read_trim("/proc/sys/kernel/osrelease");
-    let host = read_trim("/proc/sys/kernel/hostname");
-    format!(
-        "{host}: {cpu}, {cpus} CPUs, {:.1} GiB RAM, Linux {kernel} {}",
-        mem_kib as f64 / 1024.0 / 1024.0,
-        std::env::consts::ARCH
-    )
-}
-
-fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, sod) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
 // ------------------------------------------------------------------------------------ report
 
 struct Report {
-    date: String,
-    machine: String,
-    load_start: String,
-    load_end: String,
-    bin: String,
-    bin_note: Option<String>,
-    version: String,
-    git: String,
-    config: Option<String>,
+    info: RunInfo,
     quick: bool,
     big: SetResult,
     small: SetResult,
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.2} MiB", kib as f64 / 1024.0)
-}
-
 fn ms(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
-}
-
-fn verdict(pass: bool) -> &'static str {
-    if pass { "PASS" } else { "MISS" }
 }
 
 fn lat_cell(l: &Lat) -> String {
@@ -1309,7 +794,7 @@ impl Report {
             format!(
                 "{} (anon {}, file {})",
                 mib(x.rss),
-                mib(x.anon),
+                mib(x.rss_anon),
                 mib(x.file)
             )
         };
@@ -1485,35 +970,7 @@ impl Report {
             verdict(exit_ok),
         );
 
-        let mut out = String::new();
-        out.push_str("\n## openclaw-edge sessions bench\n\n");
-        out.push_str(&format!("- date: {}\n", self.date));
-        out.push_str(&format!("- machine: {}\n", self.machine));
-        out.push_str(&format!(
-            "- load average: start {} / end {}\n",
-            self.load_start, self.load_end
-        ));
-        out.push_str(&format!(
-            "- binary: {} ({}; git {}){}\n",
-            self.bin,
-            if self.version.is_empty() {
-                "?"
-            } else {
-                &self.version
-            },
-            self.git,
-            self.bin_note
-                .as_ref()
-                .map(|n| format!(" — {n}"))
-                .unwrap_or_default()
-        ));
-        out.push_str(&format!(
-            "- profile: {}\n",
-            self.config
-                .as_ref()
-                .map(|c| format!("config {c}"))
-                .unwrap_or_else(|| "edge (default)".into())
-        ));
+        let mut out = self.info.header("openclaw-edge sessions bench");
         out.push_str(&format!(
             "- data sets: {} (big{}) and {} (small), seeded through the store API before the gateway starts; keys `agent:main:bench-<i>`, user/assistant texts of 80–200 chars\n",
             set(b),
@@ -1536,38 +993,7 @@ impl Report {
             "Target (big set)",
             "Status",
         ];
-        let mut w = [0usize; 5];
-        for r in rows
-            .iter()
-            .map(|r| r.each_ref().map(|s| s.as_str()))
-            .chain(std::iter::once(head))
-        {
-            for (i, c) in r.iter().enumerate() {
-                w[i] = w[i].max(c.chars().count());
-            }
-        }
-        let line = |cells: [&str; 5]| -> String {
-            let mut s = String::from("|");
-            for (i, c) in cells.iter().enumerate() {
-                s.push(' ');
-                s.push_str(c);
-                s.push_str(&" ".repeat(w[i] - c.chars().count()));
-                s.push_str(" |");
-            }
-            s.push('\n');
-            s
-        };
-        out.push_str(&line(head));
-        let mut sep = String::from("|");
-        for x in w {
-            sep.push_str(&"-".repeat(x + 2));
-            sep.push('|');
-        }
-        out.push_str(&sep);
-        out.push('\n');
-        for r in &rows {
-            out.push_str(&line(r.each_ref().map(|s| s.as_str())));
-        }
+        out.push_str(&markdown_table(head, &rows));
 
         let lat = |l: &Lat| {
             json!({"calls": l.calls, "wall_ms": l.wall.as_secs_f64() * 1000.0,
@@ -1585,8 +1011,8 @@ impl Report {
                 "list_offset0": lat(&m.list0), "deep_offset": m.deep_offset, "list_deep": lat(&m.list_deep),
                 "list_random": lat(&m.list_rand), "history": lat(&m.history),
                 "history_same_size": m.history_same.as_ref().map(|(l, x)| json!({"limit": l, "lat": lat(x)})),
-                "started_anon_kib": m.started.anon, "started_file_kib": m.started.file,
-                "peak_anon_kib": m.peak.anon, "peak_file_kib": m.peak.file,
+                "started_anon_kib": m.started.rss_anon, "started_file_kib": m.started.file,
+                "peak_anon_kib": m.peak.rss_anon, "peak_file_kib": m.peak.file,
                 "search": lat(&m.search), "search_matches": m.search_total,
                 "max_rss_kib": m.max_rss, "end_hwm_kib": m.end.hwm, "end_rss_kib": m.end.rss,
                 "end_threads": m.end.threads, "rss_samples": m.samples,
@@ -1597,10 +1023,10 @@ impl Report {
         };
         let j = json!({
             "bench": "sessions",
-            "date": self.date, "machine": self.machine,
-            "load_start": self.load_start, "load_end": self.load_end,
-            "bin": self.bin, "bin_note": self.bin_note, "version": self.version, "git": self.git,
-            "config": self.config, "quick": self.quick,
+            "date": self.info.date, "machine": self.info.machine,
+            "load_start": self.info.load_start, "load_end": self.info.load_end,
+            "bin": self.info.bin, "bin_note": self.info.bin_note, "version": self.info.version, "git": self.info.git,
+            "config": self.info.config, "quick": self.quick,
             "big": setj(b), "small": setj(s),
             "ratios": {"history_p50": r_hist, "history_same_size_p50": r_same, "list_offset0_p50": r_list,
                        "list_deep_p50": r_deep, "list_random_p50": r_rand},

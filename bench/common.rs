@@ -1,0 +1,705 @@
+//! Shared pieces of the benchmarks (`gateway.rs`, `sessions.rs`): the server process under test,
+//! a small synchronous protocol client, `/proc` readings, host facts and table helpers.
+//!
+//! Included by each bench with `#[path = "common.rs"] mod common;`. Each bench uses a subset, so
+//! unused items are allowed here rather than warned about in one of the two builds.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+/// Bench results: a harness failure is a message.
+pub type R<T> = Result<T, String>;
+
+/// Shared token given to the server through the environment (loopback only, per run).
+pub const TOKEN_ENV: &str = "OPENCLAW_EDGE_GATEWAY_TOKEN";
+
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Mem {
+    /// VmRSS (KiB).
+    pub rss: u64,
+    /// VmHWM (KiB).
+    pub hwm: u64,
+    /// RssAnon: heap and stacks, SQLite's page cache included (KiB).
+    pub rss_anon: u64,
+    /// RssFile + RssShmem: mapped binary pages, the -shm file (KiB).
+    pub file: u64,
+    /// Pss_Anon from smaps_rollup (KiB).
+    pub pss_anon: u64,
+    /// Threads.
+    pub threads: u64,
+}
+
+#[derive(Debug)]
+pub struct Stop {
+    pub code: Option<i32>,
+    pub how: String,
+    pub took: Duration,
+}
+
+#[derive(Debug)]
+pub struct Lat {
+    pub calls: usize,
+    pub wall: Duration,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+    /// Calls that took 10 ms or more.
+    pub slow: usize,
+}
+
+/// Event frames a client skipped: count, bytes, largest.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ev {
+    pub n: u64,
+    pub bytes: u64,
+    pub max: u64,
+}
+
+impl Ev {
+    pub fn note(&mut self, len: usize) {
+        self.n += 1;
+        self.bytes += len as u64;
+        self.max = self.max.max(len as u64);
+    }
+    pub fn add(&mut self, o: &Ev) {
+        self.n += o.n;
+        self.bytes += o.bytes;
+        self.max = self.max.max(o.max);
+    }
+}
+
+pub fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
+    v.sort_unstable();
+    let pct = |p: f64| -> u64 {
+        if v.is_empty() {
+            return 0;
+        }
+        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        v[rank - 1]
+    };
+    Lat {
+        calls: v.len(),
+        wall,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: v.last().copied().unwrap_or(0),
+        slow: v.iter().filter(|&&x| x >= 10_000_000).count(),
+    }
+}
+
+// ------------------------------------------------------------------------------------ server
+
+pub struct Server {
+    child: Option<Child>,
+    /// Process id.
+    pub pid: u32,
+    /// Port from the `listening on` line.
+    pub port: u16,
+    /// When the process was spawned.
+    pub t_exec: Instant,
+    /// exec → `listening on` line.
+    pub listen: Duration,
+    dir: PathBuf,
+    drain: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(bin: &Path, config: Option<&Path>, dir: &Path, token: &str) -> R<Server> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log = File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("run").arg("--bind").arg("127.0.0.1:0");
+        cmd.arg("--state-dir").arg(dir.join("state"));
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        // The working dir is the temp dir, so a stray ./openclaw-edge.toml is never picked up.
+        cmd.current_dir(dir)
+            .env(TOKEN_ENV, token)
+            .env_remove("OPENCLAW_EDGE_CONFIG")
+            .env_remove("OPENCLAW_EDGE_STATE_DIR")
+            .env_remove("OPENCLAW_EDGE_GATEWAY_PASSWORD")
+            .env_remove("OPENCLAW_RS_GATEWAY_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        let t_exec = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let pid = child.id();
+        let out = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        let drain = thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut line = String::new();
+            let res = r.read_line(&mut line).map(|_| line);
+            let _ = tx.send((res, Instant::now()));
+            // Keep the pipe open until the server exits (EOF), discarding anything else.
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        let mut s = Server {
+            child: Some(child),
+            pid,
+            port: 0,
+            t_exec,
+            listen: Duration::ZERO,
+            dir: dir.to_path_buf(),
+            drain: Some(drain),
+        };
+        // A large database is checked (`quick_check`) before the port opens: allow 30 s.
+        let (line, at) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((Ok(line), at)) => (line, at),
+            Ok((Err(e), _)) => return Err(format!("reading server stdout: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "no `listening on` line within 30 s; server log: {}",
+                    s.log_tail()
+                ));
+            }
+        };
+        s.listen = at.saturating_duration_since(t_exec);
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ws://")
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "unexpected first stdout line {:?}; server log: {}",
+                    line.trim(),
+                    s.log_tail()
+                )
+            })?;
+        s.port = addr.port();
+        Ok(s)
+    }
+
+    /// Polls with fresh connections (socket timeouts `io`) until one gets `hello-ok` within
+    /// `limit` (≤ 2000 attempts); returns exec → ready, the attempts and the connection.
+    pub fn wait_ready(
+        &mut self,
+        token: &str,
+        io: Duration,
+        limit: Duration,
+    ) -> R<(Duration, u32, Conn)> {
+        let deadline = Instant::now() + limit;
+        let mut last = String::new();
+        for attempt in 1..=2000u32 {
+            match Conn::open(self.port, token, io) {
+                Ok(c) => return Ok((self.t_exec.elapsed(), attempt, c)),
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        Err(format!(
+            "no hello-ok within {} s: {last}; server log: {}",
+            limit.as_secs(),
+            self.log_tail()
+        ))
+    }
+
+    pub fn stop(&mut self) -> R<Stop> {
+        let Some(mut child) = self.child.take() else {
+            return Err("server already stopped".into());
+        };
+        let t = Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status();
+        let mut how = "SIGTERM".to_string();
+        let mut status = None;
+        for _ in 0..500 {
+            if let Ok(Some(st)) = child.try_wait() {
+                status = Some(st);
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        if status.is_none() {
+            how = "SIGTERM ignored for 5 s, SIGKILL".into();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            status = child.wait().ok();
+        }
+        let took = t.elapsed();
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+        Ok(Stop {
+            code: status.and_then(|s| s.code()),
+            how,
+            took,
+        })
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            let _ = child.wait();
+        }
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------- ws client
+
+pub struct Conn {
+    /// The socket (the gateway bench reads idle connections directly).
+    pub ws: WebSocket<TcpStream>,
+    next: u64,
+    /// Event frames skipped (presence, tick).
+    pub ev: Ev,
+}
+
+#[derive(Deserialize)]
+pub struct Frame {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ok: Option<bool>,
+}
+
+impl Conn {
+    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`.
+    pub fn open(port: u16, token: &str, io: Duration) -> R<Conn> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = s.set_nodelay(true);
+        s.set_read_timeout(Some(io)).map_err(|e| e.to_string())?;
+        s.set_write_timeout(Some(io)).map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}/"), s)
+            .map_err(|e| format!("websocket upgrade: {e}"))?;
+        let mut c = Conn {
+            ws,
+            next: 2,
+            ev: Ev::default(),
+        };
+        let mut challenged = false;
+        for _ in 0..16 {
+            let v: Value = serde_json::from_str(&c.read_text()?).map_err(|e| e.to_string())?;
+            if v["type"] == "event" && v["event"] == "connect.challenge" {
+                challenged = true;
+                break;
+            }
+        }
+        if !challenged {
+            return Err("no connect.challenge".into());
+        }
+        let req = json!({
+            "type": "req", "id": "1", "method": "connect",
+            "params": {
+                "minProtocol": 4, "maxProtocol": 4,
+                "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
+                "role": "operator", "scopes": ["operator.read"],
+                "auth": {"token": token}
+            }
+        });
+        c.ws.send(Message::text(req.to_string()))
+            .map_err(|e| format!("send connect: {e}"))?;
+        for _ in 0..64 {
+            let t = c.read_text()?;
+            let v: Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
+            if v["type"] == "res" && v["id"] == "1" {
+                if v["ok"] == true && v["payload"]["type"] == "hello-ok" {
+                    return Ok(c);
+                }
+                return Err(format!("connect refused: {}", clip(&t)));
+            }
+            c.ev.note(t.len());
+        }
+        Err("no connect response within 64 frames".into())
+    }
+
+    /// Reads (and counts) event frames until none arrives for `quiet` (≤ 10 s, ≤ 100,000 frames),
+    /// so a backlog of presence events does not end up inside a timed phase.
+    pub fn drain_quiet(&mut self, quiet: Duration, io: Duration) -> R<()> {
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(quiet))
+            .map_err(|e| e.to_string())?;
+        let end = Instant::now() + Duration::from_secs(10);
+        let mut res = Ok(());
+        for _ in 0..100_000 {
+            if Instant::now() > end {
+                break;
+            }
+            match self.ws.read() {
+                Ok(Message::Text(t)) => self.ev.note(t.len()),
+                Ok(Message::Close(f)) => {
+                    res = Err(format!("server closed: {f:?}"));
+                    break;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    res = Err(format!("read: {e}"));
+                    break;
+                }
+            }
+        }
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(io))
+            .map_err(|e| e.to_string())?;
+        res
+    }
+
+    pub fn read_text(&mut self) -> R<String> {
+        for _ in 0..64 {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => return Ok(t.as_str().to_string()),
+                Ok(Message::Close(f)) => return Err(format!("server closed: {f:?}")),
+                Ok(_) => continue, // ping (pong is queued by tungstenite), pong, binary
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        Err("no text frame within 64 frames".into())
+    }
+
+    /// One request without params; `Ok` when the answer is `ok:true`.
+    pub fn call(&mut self, method: &str) -> R<()> {
+        self.request(method, None).map(|_| ())
+    }
+
+    /// One request; returns the time from send to the matching `res` frame having been read and
+    /// its envelope parsed (ns), the frame's length, and the payload (parsed after the clock stops).
+    pub fn call_with(&mut self, method: &str, params: Value) -> R<(u64, usize, Value)> {
+        let (ns, text) = self.request(method, Some(&params))?;
+        let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("bad frame: {e}"))?;
+        Ok((ns, text.len(), v["payload"].take()))
+    }
+
+    /// Sends one request and reads (counting skipped events) up to its `res`: (ns, frame text).
+    fn request(&mut self, method: &str, params: Option<&Value>) -> R<(u64, String)> {
+        let id = self.next;
+        self.next += 1;
+        let req = match params {
+            Some(p) => format!(r#"{{"type":"req","id":"{id}","method":"{method}","params":{p}}}"#),
+            None => format!(r#"{{"type":"req","id":"{id}","method":"{method}"}}"#),
+        };
+        let want = id.to_string();
+        let t0 = Instant::now();
+        self.ws
+            .send(Message::text(req))
+            .map_err(|e| format!("send {method}: {e}"))?;
+        for _ in 0..1000 {
+            let t = self.read_text()?;
+            let f: Frame = serde_json::from_str(&t).map_err(|e| format!("bad frame: {e}"))?;
+            if f.ty == "res" && f.id.as_deref() == Some(want.as_str()) {
+                let ns = t0.elapsed().as_nanos() as u64;
+                if f.ok == Some(true) {
+                    return Ok((ns, t));
+                }
+                return Err(format!("{method} failed: {}", clip(&t)));
+            }
+            self.ev.note(t.len());
+        }
+        Err(format!("no response to {method} #{id} within 1000 frames"))
+    }
+}
+
+pub fn clip(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+pub fn make_token() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut s = String::from("bench-");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s.push_str(&format!("-{:x}", n as u64));
+    s
+}
+
+// ------------------------------------------------------------------------------------- /proc
+
+pub fn kv_file(path: &str) -> R<HashMap<String, u64>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut m = HashMap::new();
+    for l in text.lines() {
+        if let Some((k, v)) = l.split_once(':') {
+            if let Some(n) = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                m.insert(k.trim().to_string(), n);
+            }
+        }
+    }
+    Ok(m)
+}
+
+pub fn mem(pid: u32) -> R<Mem> {
+    let st = kv_file(&format!("/proc/{pid}/status"))?;
+    let sm = kv_file(&format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let g = |m: &HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    Ok(Mem {
+        rss: g(&st, "VmRSS"),
+        hwm: g(&st, "VmHWM"),
+        rss_anon: g(&st, "RssAnon"),
+        file: g(&st, "RssFile") + g(&st, "RssShmem"),
+        pss_anon: g(&sm, "Pss_Anon"),
+        threads: g(&st, "Threads"),
+    })
+}
+
+pub fn read_trim(p: &str) -> String {
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+// --------------------------------------------------------------------------------------- host
+
+pub fn machine_info() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kib = kv_file("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.get("MemTotal").copied())
+        .unwrap_or(0);
+    let kernel = read_trim("/proc/sys/kernel/osrelease");
+    let host = read_trim("/proc/sys/kernel/hostname");
+    format!(
+        "{host}: {cpu}, {cpus} CPUs, {:.1} GiB RAM, Linux {kernel} {}",
+        mem_kib as f64 / 1024.0 / 1024.0,
+        std::env::consts::ARCH
+    )
+}
+
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, sod) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil-from-days (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+// ------------------------------------------------------------------------------------ report
+
+pub fn mib(kib: u64) -> String {
+    format!("{:.2} MiB", kib as f64 / 1024.0)
+}
+
+pub fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+/// A Markdown table with padded columns: the header row, the separator, then `rows`.
+pub fn markdown_table(head: [&str; 5], rows: &[[String; 5]]) -> String {
+    let mut w = [0usize; 5];
+    for r in rows
+        .iter()
+        .map(|r| r.each_ref().map(|s| s.as_str()))
+        .chain(std::iter::once(head))
+    {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| -> String {
+        let mut s = String::from("|");
+        for (i, c) in cells.iter().enumerate() {
+            s.push(' ');
+            s.push_str(c);
+            s.push_str(&" ".repeat(w[i] - c.chars().count()));
+            s.push_str(" |");
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = line(head);
+    out.push('|');
+    for x in w {
+        out.push_str(&"-".repeat(x + 2));
+        out.push('|');
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.each_ref().map(|s| s.as_str())));
+    }
+    out
+}
+
+/// Facts about one bench run that both reports print first and put in their JSON.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// UTC date of the run.
+    pub date: String,
+    /// CPU, memory and kernel of the host.
+    pub machine: String,
+    /// `/proc/loadavg` before the run.
+    pub load_start: String,
+    /// `/proc/loadavg` after the run.
+    pub load_end: String,
+    /// Binary under test.
+    pub bin: String,
+    /// How the binary was built.
+    pub bin_note: Option<String>,
+    /// `openclaw-edge version` output.
+    pub version: String,
+    /// Git revision of the tree.
+    pub git: String,
+    /// Config file passed to the server, if any.
+    pub config: Option<String>,
+}
+
+impl RunInfo {
+    /// The report's heading and its date, machine, load, binary and profile lines.
+    pub fn header(&self, title: &str) -> String {
+        let mut out = format!("\n## {title}\n\n");
+        out.push_str(&format!("- date: {}\n", self.date));
+        out.push_str(&format!("- machine: {}\n", self.machine));
+        out.push_str(&format!(
+            "- load average: start {} / end {}\n",
+            self.load_start, self.load_end
+        ));
+        out.push_str(&format!(
+            "- binary: {} ({}; git {}){}\n",
+            self.bin,
+            if self.version.is_empty() {
+                "?"
+            } else {
+                &self.version
+            },
+            self.git,
+            self.bin_note
+                .as_ref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "- profile: {}\n",
+            self.config
+                .as_ref()
+                .map(|c| format!("config {c}"))
+                .unwrap_or_else(|| "edge (default)".into())
+        ));
+        out
+    }
+}
+
+/// `BIN version` (empty when it cannot run).
+pub fn bin_version(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `git describe --always --dirty` of this tree (`?` outside a checkout).
+pub fn git_revision() -> String {
+    Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "describe",
+            "--always",
+            "--dirty",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The release binary next to this bench executable (`TARGET_DIR/release/deps/<bench>-HASH`),
+/// or under `./target`: the static musl build first.
+pub fn default_bin() -> R<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cands = Vec::new();
+    if let Some(tgt) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+        cands.push(tgt.join("x86_64-unknown-linux-musl/release/openclaw-edge"));
+        cands.push(tgt.join("release/openclaw-edge"));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cands.push(root.join("target/x86_64-unknown-linux-musl/release/openclaw-edge"));
+    cands.push(root.join("target/release/openclaw-edge"));
+    cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!("no binary found (tried {cands:?}); pass --bin PATH or use bench/run.sh")
+    })
+}
