@@ -192,31 +192,33 @@ pub async fn inject(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
     if let Some(l) = &p.label {
         body["label"] = json!(l);
     }
-    let (seq, sid) = append(ctx, &key, &body, None, now).await?;
+    let (seq, row) = append(ctx, &key, &body, None, now).await?;
+    let sid = row.session_id;
     notify(ctx, &key, &sid, seq, &body);
     Ok(json!({"ok": true, "messageSeq": seq, "sessionId": sid}))
 }
 
-/// Ensures the session and appends one message (no events: see `notify`).
+/// Ensures the session and appends one message (no events: see `notify`); returns the
+/// message's sequence number and the session row as it was before the append.
 async fn append(
     ctx: &Ctx,
     key: &SessionKey,
     body: &Value,
     run_id: Option<&str>,
     now: u64,
-) -> Result<(u64, String), RpcError> {
+) -> Result<(u64, rows::SessionRow), RpcError> {
     let (k, new) = (key.as_str().to_string(), NewSession::of(key));
     let (b, rid) = (body.clone(), run_id.map(str::to_string));
     let role = body["role"].as_str().unwrap_or("user").to_string();
-    let (seq, sid) = ctx
+    let out = ctx
         .store
         .write(move |db| {
             let (row, _) = rows::ensure(db, &new, now)?;
             let seq = messages::append(db, &k, &role, &b, rid.as_deref(), now)?;
-            Ok((seq, row.session_id))
+            Ok((seq, row))
         })
         .await?;
-    Ok((seq, sid))
+    Ok(out)
 }
 
 /// Emits `session.message` and `sessions.changed` for a stored message.
@@ -365,7 +367,8 @@ async fn schedule(
     let run_id = p.idempotency_key.clone();
     let body =
         json!({"role": "user", "content": [{"type": "text", "text": p.message}], "timestamp": now});
-    let (seq, sid) = append(ctx, key, &body, Some(&run_id), now).await?;
+    let (seq, row) = append(ctx, key, &body, Some(&run_id), now).await?;
+    let sid = row.session_id;
     if let Some(want) = &p.session_id
         && *want != sid
     {
@@ -374,12 +377,8 @@ async fn schedule(
             "session {key} was reset: sessionId {want} is no longer current ({sid})"
         )));
     }
-    let k = key.as_str().to_string();
-    let settings = ctx
-        .store
-        .read(move |db| Ok(rows::get(db, &k)?.map(|r| r.settings)))
-        .await?
-        .unwrap_or_default();
+    // The settings come with the append's row: no second store round trip.
+    let settings = row.settings;
     let activation = settings
         .get("groupActivation")
         .and_then(Value::as_str)

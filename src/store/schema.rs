@@ -145,11 +145,11 @@ pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("store: journal_mode is {mode}, not wal (filesystem without shared memory?)");
     }
-    conn.execute_batch(&format!(
+    conn.execute_batch(
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
-         PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=0; PRAGMA temp_store=FILE; \
-         PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=4194304;"
-    ))
+         PRAGMA temp_store=FILE; PRAGMA wal_autocheckpoint=1000; \
+         PRAGMA journal_size_limit=4194304;",
+    )
     .map_err(|e| StoreError::open(path, e))?;
     migrate(&conn, version).map_err(|e| StoreError::open(path, e))?;
     Ok(conn)

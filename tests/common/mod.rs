@@ -158,21 +158,6 @@ impl Gateway {
         (status, body)
     }
 
-    /// Starts the gateway on an existing `dir` that already holds `config.toml` (and maybe a
-    /// `state/` from an earlier run), with `token` in the environment as `start` passes it.
-    pub fn start_in(dir: PathBuf, token: String) -> Gateway {
-        let stderr_path = dir.join("stderr.log");
-        let env = [("OPENCLAW_EDGE_GATEWAY_TOKEN", token.as_str())];
-        let (child, addr) = Self::launch(&dir, &env, &stderr_path);
-        Gateway {
-            child,
-            addr,
-            token,
-            dir,
-            stderr_path,
-        }
-    }
-
     /// Spawns the binary on `dir/config.toml` and `dir/state` with only `env`'s secrets set,
     /// appending its stderr to `stderr_path`; returns the child and the address from its
     /// `listening on` line (waited for, never slept for).
