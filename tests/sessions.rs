@@ -654,3 +654,43 @@ fn sessions_survive_restart_and_newer_schema_is_refused() {
     );
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+#[test]
+fn history_pages_stop_at_the_response_budget() {
+    // Budget = ws_max_write_buffer_bytes / 2 = 64 KiB; ten 20 KB messages cannot fit one answer.
+    let gw = Gateway::start(
+        "[limits]\nmax_message_bytes = 65536\nmax_frame_bytes = 65536\nws_max_write_buffer_bytes = 131072\n",
+    );
+    let mut c = gw.client(&ALL_SCOPES);
+    let big = "x".repeat(20_000);
+    for _ in 0..10 {
+        c.call(
+            "chat.inject",
+            Some(json!({"sessionKey": "big", "message": big})),
+        )
+        .unwrap();
+    }
+    let h = c
+        .call(
+            "chat.history",
+            Some(json!({"sessionKey": "big", "limit": 10})),
+        )
+        .unwrap();
+    let n = h["messages"].as_array().unwrap().len();
+    assert!(
+        (1..=3).contains(&n),
+        "{n} messages of 20 KB in a 64 KiB answer"
+    );
+    assert_eq!(
+        (h["hasMore"].clone(), h["totalMessages"].clone()),
+        (json!(true), json!(10))
+    );
+    // The newest messages come first in a tail page; paging back with offset reaches the rest.
+    let older = c
+        .call(
+            "chat.history",
+            Some(json!({"sessionKey": "big", "limit": 10, "offset": n})),
+        )
+        .unwrap();
+    assert!(!older["messages"].as_array().unwrap().is_empty());
+}

@@ -341,6 +341,13 @@ impl Limits {
         Ok(())
     }
 
+    /// Largest answer a list-like method (`sessions.list`, `sessions.preview`, `chat.history`)
+    /// builds: half the per-socket write buffer, so one answer always fits it. Past it the answer
+    /// stops early and says so through its paging fields (`hasMore`, `nextOffset`).
+    pub fn max_response_bytes(&self) -> usize {
+        self.ws_max_write_buffer_bytes / 2
+    }
+
     /// Bytes a client may have queued towards it, advertised as `policy.maxBufferedBytes`.
     pub fn max_buffered_bytes(&self) -> usize {
         self.ws_max_write_buffer_bytes

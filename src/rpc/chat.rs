@@ -77,6 +77,7 @@ pub async fn history(ctx: &Ctx, params: Option<Value>, method: &str) -> Result<V
         p.session_id,
     );
     let lim = limit as usize;
+    let budget = ctx.config.limits.max_response_bytes();
     let read = ctx
         .store
         .read(move |db| {
@@ -87,12 +88,12 @@ pub async fn history(ctx: &Ctx, params: Option<Value>, method: &str) -> Result<V
                 if sid != row.session_id {
                     return Ok(Some((row, None, 0)));
                 }
-                let msgs = messages::after(db, &k, &sid, after, lim)?;
+                let msgs = messages::after(db, &k, &sid, after, lim, budget)?;
                 return Ok(Some((row, Some(msgs), 0)));
             }
             let total = messages::count(db, &k, &row.session_id)?;
             let before = row.next_seq.saturating_sub(offset);
-            let msgs = messages::page(db, &k, &row.session_id, lim, Some(before))?;
+            let msgs = messages::page(db, &k, &row.session_id, lim, Some(before), budget)?;
             Ok(Some((row, Some(msgs), total)))
         })
         .await?;

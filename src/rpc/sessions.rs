@@ -231,12 +231,23 @@ pub async fn list(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
         p.include_derived_titles.unwrap_or(false),
         p.include_last_message.unwrap_or(false),
     );
-    let sessions: Vec<Value> = page
-        .iter()
-        .filter(|r| !need_interaction || r.last_message_at.is_some())
-        .map(|r| row_json(ctx, r, title, last))
-        .collect();
-    let has_more = offset + page.len() < total;
+    // Rows stop at the response budget (labels and settings make rows vary in size); the
+    // client pages on from `nextOffset` as usual.
+    let budget = ctx.config.limits.max_response_bytes();
+    let (mut sessions, mut used, mut consumed) = (Vec::with_capacity(page.len()), 0usize, 0usize);
+    for r in &page {
+        if !need_interaction || r.last_message_at.is_some() {
+            let v = row_json(ctx, r, title, last);
+            let len = v.to_string().len();
+            if !sessions.is_empty() && used + len > budget {
+                break;
+            }
+            used += len;
+            sessions.push(v);
+        }
+        consumed += 1;
+    }
+    let has_more = offset + consumed < total;
     let mut out = json!({
         "ts": now,
         "path": ctx.store.path().display().to_string(),
@@ -249,7 +260,7 @@ pub async fn list(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
         "sessions": sessions,
     });
     if has_more {
-        out["nextOffset"] = json!(offset + page.len());
+        out["nextOffset"] = json!(offset + consumed);
     }
     Ok(out)
 }
@@ -303,6 +314,7 @@ pub async fn preview(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError
         ));
     }
     let max_chars = max_chars.min(4000) as usize;
+    let per_key = ctx.config.limits.max_response_bytes() / p.keys.len();
     let mut keys = Vec::with_capacity(p.keys.len());
     for raw in &p.keys {
         keys.push((
@@ -323,7 +335,7 @@ pub async fn preview(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError
                     out.push(json!({"key": key, "status": "missing", "items": []}));
                     continue;
                 };
-                let msgs = messages::page(db, &key, &row.session_id, limit, None)?;
+                let msgs = messages::page(db, &key, &row.session_id, limit, None, per_key)?;
                 let items: Vec<Value> = msgs
                     .iter()
                     .map(|m| json!({"role": m.role, "text": messages::cut(&messages::text_of(&m.body), max_chars)}))

@@ -31,15 +31,36 @@ pub struct Message {
     pub run_id: Option<String>,
 }
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+/// A message row and the stored size of its body (bytes), for byte-bounded pages.
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, usize)> {
     let body: String = r.get(2)?;
-    Ok(Message {
+    let m = Message {
         seq: r.get::<_, i64>(0)? as u64,
         role: r.get(1)?,
         body: serde_json::from_str(&body).unwrap_or(Value::Null),
         ts: r.get::<_, i64>(3)? as u64,
         run_id: r.get(4)?,
-    })
+    };
+    Ok((m, body.len()))
+}
+
+/// Rows in query order until their bodies would pass `max_bytes` (the first row always fits):
+/// reading stops there, so a page never holds more than about `max_bytes` of message text.
+fn within(
+    rows: impl Iterator<Item = rusqlite::Result<(Message, usize)>>,
+    max_bytes: usize,
+) -> Result<Vec<Message>, StoreError> {
+    let mut out = Vec::new();
+    let mut used = 0usize;
+    for r in rows {
+        let (m, len) = r?;
+        if !out.is_empty() && used + len > max_bytes {
+            break;
+        }
+        used += len;
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// Appends a message to `key`'s current session; returns its sequence number.
@@ -122,22 +143,24 @@ pub fn cut(s: &str, n: usize) -> String {
 }
 
 /// A page of `key`'s messages for `session_id`, oldest first: the newest `limit` messages
-/// before sequence `before` (exclusive; `None` = the tail).
+/// before sequence `before` (exclusive; `None` = the tail), at most about `max_bytes` of bodies.
 pub fn page(
     db: &Db,
     key: &str,
     session_id: &str,
     limit: usize,
     before: Option<u64>,
+    max_bytes: usize,
 ) -> Result<Vec<Message>, StoreError> {
     let mut stmt = db.conn.prepare_cached(
         "SELECT seq, role, body, ts, run_id FROM messages \
          WHERE session_key = ?1 AND session_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
     )?;
     let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
-    let mut rows = stmt
-        .query_map(params![key, session_id, before, limit as i64], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = within(
+        stmt.query_map(params![key, session_id, before, limit as i64], from_row)?,
+        max_bytes,
+    )?;
     rows.reverse();
     Ok(rows)
 }
@@ -163,22 +186,24 @@ pub fn compact(db: &Db, key: &str, max_lines: u64) -> Result<u64, StoreError> {
     Ok(removed as u64)
 }
 
-/// Up to `limit` messages of `key`/`session_id` after sequence `seq`, oldest first (delta reads).
+/// Up to `limit` messages of `key`/`session_id` after sequence `seq`, oldest first (delta reads),
+/// at most about `max_bytes` of bodies.
 pub fn after(
     db: &Db,
     key: &str,
     session_id: &str,
     seq: u64,
     limit: usize,
+    max_bytes: usize,
 ) -> Result<Vec<Message>, StoreError> {
     let mut stmt = db.conn.prepare_cached(
         "SELECT seq, role, body, ts, run_id FROM messages \
          WHERE session_key = ?1 AND session_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
     )?;
-    let rows = stmt
-        .query_map(params![key, session_id, seq as i64, limit as i64], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    within(
+        stmt.query_map(params![key, session_id, seq as i64, limit as i64], from_row)?,
+        max_bytes,
+    )
 }
 
 /// Removes one message (undoing an append whose turn could not be scheduled).
