@@ -219,6 +219,32 @@ else
     BIN="$TARGET_DIR/debug/openclaw-edge"
 fi
 [[ -x "$BIN" ]] || die "server binary $BIN is not executable"
+# The local OpenAI-compatible test server (examples/fake_openai.rs, the one the tests use) plays
+# the model provider, so a chat runs end to end without reaching the internet.
+if [[ -n "${OPENCLAW_EDGE_FAKE_OPENAI_BIN:-}" ]]; then
+    FAKE_BIN="$OPENCLAW_EDGE_FAKE_OPENAI_BIN"
+else
+    log "cargo build --example fake_openai"
+    (cd "$REPO_DIR" && timeout -k 5 900 cargo build --example fake_openai) >>"$T/cargo.log" 2>&1 ||
+        { tail -n 30 "$T/cargo.log" >&2; die "cargo build --example fake_openai failed"; }
+    FAKE_TARGET_DIR=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])') || die "cargo metadata failed"
+    FAKE_BIN="$FAKE_TARGET_DIR/debug/examples/fake_openai"
+fi
+[[ -x "$FAKE_BIN" ]] || die "fake provider binary $FAKE_BIN is not executable"
+"$FAKE_BIN" >"$T/fake-openai.out" 2>"$T/fake-openai.err" </dev/null &
+FAKE_PID=$!
+SERVER_PIDS+=("$FAKE_PID")
+FAKE_URL=""
+for ((i = 0; i < READY_TIMEOUT_SECS * 10; i++)); do
+    line=$(head -n 1 "$T/fake-openai.out" 2>/dev/null)
+    if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+/v1)$ ]]; then FAKE_URL=${BASH_REMATCH[1]}; break; fi
+    sleep 0.1
+done
+[[ -n "$FAKE_URL" ]] || die "fake provider did not start: $(cat "$T/fake-openai.err")"
+log "fake provider: $FAKE_URL (pid $FAKE_PID)"
+printf '[agent]\nmodel = "local/echo-model"\n[models.providers.local]\nbaseUrl = "%s"\nmodels = [{ id = "echo-model", name = "Echo", contextWindow = 4096 }]\n' \
+    "$FAKE_URL" >"$T/cli-server.toml"
 TOK=$(python3 -c 'import secrets; print("ct-" + secrets.token_hex(16))')
 
 SERVER_PID=""
@@ -265,7 +291,7 @@ wait_exit() { # NAME PID -> records a check that the server exits 0 within STOP_
 # ---------------------------------------------------------------------------------------------------
 # 4. real CLI against the server
 
-start_server cli-server
+start_server cli-server "$T/cli-server.toml"
 URL="ws://127.0.0.1:$SERVER_PORT"
 CLI_SERVER_PID=$SERVER_PID
 
@@ -361,6 +387,18 @@ cli "gateway call sessions.patch bad thinkingLevel -> error" fail \
 cli "gateway call no.such.method -> error" fail \
     'text:"unknown method" in out' \
     -- gateway call no.such.method --url "$URL" --token "$TOK" --json
+cli "gateway call models.list" ok \
+    'd["models"][0]["id"] == "echo-model" and d["models"][0]["provider"] == "local" and d["models"][0]["contextWindow"] == 4096' \
+    -- gateway call models.list --url "$URL" --token "$TOK" --json
+cli "agent --message --json (streamed chat via the local provider)" ok \
+    'd["status"] == "ok" and d["result"]["payloads"][0]["text"] == "echo: hello from the conformance run" and d["result"]["meta"]["agentMeta"]["provider"] == "local"' \
+    "${ENVAUTH[@]}" -- agent --agent main --message "hello from the conformance run" --json
+cli "gateway call agent --expect-final" ok \
+    'd["status"] == "ok" and d["result"]["payloads"][0]["text"] == "echo: second turn"' \
+    -- gateway call agent --url "$URL" --token "$TOK" --expect-final --json --params '{"message":"second turn","idempotencyKey":"conformance-agent-2"}'
+cli "gateway call chat.history after the agent turns" ok \
+    'd["messages"][-1]["role"] == "assistant" and d["messages"][-1]["content"][0]["text"] == "echo: second turn" and d["messages"][-1]["provider"] == "local"' \
+    -- gateway call chat.history --url "$URL" --token "$TOK" --json --params '{"sessionKey":"main"}'
 cli "gateway call health --token wrong -> fail" fail \
     'text:"token mismatch" in out and "AUTH_TOKEN_MISMATCH" in out' \
     -- gateway call health --url "$URL" --token "wrong-$TOK" --json

@@ -81,6 +81,20 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         );
     }
 
+    for (_, why) in &config.models.dropped {
+        log::warn!("model candidate dropped: {why}");
+    }
+    let providers = if config.agent.runtime == crate::config::Runtime::Provider {
+        match crate::providers::Providers::start(&config.models, &config.limits) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log::error!("cannot start provider workers: {e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let shutdown = Shutdown::new();
     let ctx = Rc::new(Ctx::new(
         config,
@@ -89,6 +103,7 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         Rc::clone(&ex),
         shutdown.clone(),
         store,
+        providers,
     ));
     start_scheduler(&ctx, &ex);
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));

@@ -13,8 +13,12 @@ const SCHED: &str = "[agent]\nruntime = \"test-double\"\ntest_delay_ms = 300\n\
                      [limits]\nmax_concurrent_runs = 1\nsession_queue = 2\nglobal_queue = 4\n\
                      max_inflight_per_conn = 64\noutbound_queue = 128\n";
 
-/// The edge profile's memory budget for the whole process.
-const EDGE_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
+/// Budget for VmHWM of the test (debug) binary: its mapped code pages alone are ~15 MiB since
+/// the provider stack (ureq, rustls, ring) is linked in; the release binary is measured by
+/// `bench/` against the real 8 MiB target.
+const EDGE_BUDGET_BYTES: u64 = 24 * 1024 * 1024;
+/// Budget for anonymous memory (heap and stacks), which does not depend on the build.
+const ANON_BUDGET_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Sends every request at once and returns the answers in the order sent.
 fn pipeline(c: &mut Client, reqs: &[(&str, Value)]) -> Vec<Value> {
@@ -92,10 +96,16 @@ fn assert_memory(c: &mut Client, what: &str) -> u64 {
     let st = c.call("status", None).unwrap();
     let hwm = st["memory"]["hwmBytes"].as_u64().unwrap();
     let rss = st["memory"]["rssBytes"].as_u64().unwrap();
+    let anon = st["memory"]["anonBytes"].as_u64().unwrap();
     eprintln!(
-        "flood {what}: hwm {:.1} MiB, rss {:.1} MiB",
+        "flood {what}: hwm {:.1} MiB, rss {:.1} MiB, anon {:.1} MiB",
         hwm as f64 / 1048576.0,
-        rss as f64 / 1048576.0
+        rss as f64 / 1048576.0,
+        anon as f64 / 1048576.0
+    );
+    assert!(
+        anon < ANON_BUDGET_BYTES,
+        "{what}: RssAnon {anon} bytes over {ANON_BUDGET_BYTES}"
     );
     assert!(hwm > 0, "VmHWM read from /proc");
     assert!(

@@ -76,7 +76,7 @@ fn handshake_happy_path_matches_upstream_shape() {
     }
     assert_eq!(
         methods.len(),
-        31,
+        39,
         "only implemented methods are advertised: {methods:?}"
     );
     // The presence broadcast for our own arrival follows hello-ok with seq 1.
@@ -334,7 +334,7 @@ fn methods_answer_with_real_data() {
     assert_eq!(status["gateway"]["connections"]["authenticated"], 1);
     assert!(status["memory"]["rssBytes"].as_u64().unwrap() > 0);
     assert_eq!(status["subsystems"]["scheduler"], "running");
-    assert_eq!(status["subsystems"]["providers"], "not implemented");
+    assert_eq!(status["subsystems"]["providers"], "not configured");
     assert_eq!(status["sessions"]["count"], 0);
     let presence = c.call("system-presence", None).unwrap();
     assert_eq!(presence.as_array().unwrap().len(), 1);

@@ -4,14 +4,22 @@
 //! cumulative `delta` text with `replace:true`, then `final`/`error`/`aborted`), stores the
 //! assistant message and the token usage the run reported, and marks the session row's run status.
 //!
-//! Model providers are not built yet (a later issue plugs them in here), so `agent.runtime` is:
-//! - `none` (default): the run ends at once with a `chat` error saying no provider is configured;
-//!   the user's message is stored, nothing is invented.
+//! `agent.runtime` picks what a run does:
+//! - `provider` (set by `[agent] model`): `turn.rs` calls the model providers, with retries,
+//!   failover and the tool loop (`tools.rs`, gated by `defender`, approvals in `approval.rs`).
+//! - `none` (default without a model): the run ends at once with a `chat` error saying no
+//!   provider is configured; the user's message is stored, nothing is invented.
 //! - `test-double`: for tests and load benchmarks only. It waits `agent.test_delay_ms` (reading
 //!   steering messages meanwhile) and answers a fixed text that starts with `[test-double]`, with
 //!   token counts estimated as bytes/4 and recorded under provider and model `test-double`.
 //!
+//! Every run's outcome goes to `runs.rs` (for `agent` finals and `agent.wait`).
 //! Holds a `Weak<Ctx>`: the scheduler lives in the `Ctx`, so a strong reference would be a cycle.
+
+pub mod approval;
+pub mod runs;
+pub mod tools;
+mod turn;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -21,13 +29,56 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::Runtime;
+use crate::config::{Config, Runtime};
+use crate::defender::Defender;
+use crate::defender::redact::Redactor;
 use crate::gateway::Ctx;
+use crate::pool::Pool;
+use crate::providers::Providers;
 use crate::scheduler::{EndReason, Executor, SteerInbox, Turn};
 use crate::store::{messages, sessions as rows, usage};
 
 /// Provider and model name the test double records its usage under.
 pub const TEST_DOUBLE: &str = "test-double";
+
+/// Agent runtime state kept in the gateway context.
+pub struct State {
+    /// Provider workers (only with `agent.runtime = "provider"`).
+    pub providers: Option<Providers>,
+    /// Finished runs, for `agent` finals and `agent.wait`.
+    pub runs: runs::RunLog,
+    /// Pending exec approvals.
+    pub approvals: approval::Approvals,
+    /// The tool gate.
+    pub defender: Defender,
+    /// Secrets to keep out of tool output, transcripts and events.
+    pub redactor: Redactor,
+    /// What the built-in tools need.
+    pub tool_env: tools::ToolEnv,
+}
+
+impl State {
+    /// Builds the state from the config.
+    pub fn new(config: &Config, pool: Pool, providers: Option<Providers>) -> State {
+        let l = &config.limits;
+        let mut secrets: Vec<String> = config.models.secrets().map(str::to_string).collect();
+        if let Some(s) = &config.auth.secret {
+            secrets.push(s.expose().to_string());
+        }
+        State {
+            providers,
+            runs: runs::RunLog::new(l.run_results),
+            approvals: approval::Approvals::new(l.max_pending_approvals),
+            defender: Defender::new(&config.tools),
+            redactor: Redactor::from_env(secrets),
+            tool_env: tools::ToolEnv {
+                cfg: Rc::new(config.tools.clone()),
+                limits: l.clone(),
+                pool,
+            },
+        }
+    }
+}
 
 /// The executor the scheduler hands turns to.
 pub struct Runner {
@@ -53,6 +104,7 @@ impl Executor for Runner {
     }
 
     fn supports_steer(&self) -> bool {
+        // Provider runs take no steering mid-call; steer messages queue as follow-ups.
         self.runtime == Runtime::TestDouble
     }
 
@@ -76,8 +128,20 @@ impl Executor for Runner {
                 json!({"state": "aborted", "stopReason": "aborted"}),
             ),
         };
+        let error = payload.get("errorMessage").cloned();
         ev.chat(payload);
         ev.lifecycle(json!({"phase": if reason == EndReason::TimedOut { "error" } else { "end" }, "reason": reason.as_str()}));
+        let wait_status = if reason == EndReason::TimedOut {
+            "timeout"
+        } else {
+            "error"
+        };
+        record(
+            &ctx,
+            turn,
+            json!({"status": wait_status, "error": error.unwrap_or_else(|| json!(reason.as_str())),
+                   "endedAt": crate::clock::now_ms(), "summary": reason.as_str()}),
+        );
         let (key, run_id) = (turn.session_key.clone(), turn.run_id.clone());
         let task_ctx = Rc::clone(&ctx);
         ctx.ex
@@ -94,8 +158,18 @@ impl Executor for Runner {
     }
 }
 
+/// Records a run's outcome (for the run and every run merged into it).
+fn record(ctx: &Ctx, turn: &Turn, outcome: Value) {
+    for run_id in std::iter::once(&turn.run_id).chain(&turn.merged) {
+        let mut o = outcome.clone();
+        o["runId"] = json!(run_id);
+        o["sessionKey"] = json!(turn.session_key);
+        ctx.agent.runs.finish(run_id, o);
+    }
+}
+
 /// Per-run event emitter: `chat` and `agent` events with their own `seq` counters.
-struct Events<'a> {
+pub(crate) struct Events<'a> {
     ctx: &'a Ctx,
     turn: &'a Turn,
     chat_seq: Cell<u64>,
@@ -130,14 +204,33 @@ impl<'a> Events<'a> {
         }
     }
 
+    /// The run id.
+    fn run_id(&self) -> &str {
+        &self.turn.run_id
+    }
+
+    /// A `chat` delta carrying the whole text so far (upstream: cumulative, `replace:true`).
+    fn delta(&self, text: &str) {
+        let message = json!({"role": "assistant", "content": [{"type": "text", "text": text}],
+                             "timestamp": crate::clock::now_ms()});
+        self.chat(
+            json!({"state": "delta", "deltaText": text, "replace": true, "message": message}),
+        );
+    }
+
     /// An `agent` lifecycle event.
     fn lifecycle(&self, data: Value) {
+        self.agent("lifecycle", data);
+    }
+
+    /// An `agent` event on `stream` (`lifecycle`, `tool`, …).
+    fn agent(&self, stream: &str, data: Value) {
         let seq = self.agent_seq.get() + 1;
         self.agent_seq.set(seq);
         let p = json!({
             "runId": self.turn.run_id,
             "seq": seq,
-            "stream": "lifecycle",
+            "stream": stream,
             "ts": crate::clock::now_ms(),
             "data": data,
             "sessionKey": self.turn.session_key,
@@ -165,7 +258,14 @@ async fn run_turn(ctx: &Rc<Ctx>, turn: Turn, steer: SteerInbox) {
             ev.lifecycle(json!({"phase": "error", "startedAt": started,
                                 "endedAt": crate::clock::now_ms(), "error": msg}));
             finish(ctx, &turn, "failed", None).await;
+            record(
+                ctx,
+                &turn,
+                json!({"status": "error", "error": msg, "startedAt": started,
+                                      "endedAt": crate::clock::now_ms(), "summary": "failed"}),
+            );
         }
+        Runtime::Provider => provider_turn(ctx, &turn, &ev, started).await,
         Runtime::TestDouble => {
             let delay = Duration::from_millis(ctx.config.agent.test_delay_ms);
             let mut steered = 0usize;
@@ -208,8 +308,131 @@ async fn run_turn(ctx: &Rc<Ctx>, turn: Turn, steer: SteerInbox) {
             ev.lifecycle(
                 json!({"phase": "end", "startedAt": started, "endedAt": crate::clock::now_ms()}),
             );
+            record(
+                ctx,
+                &turn,
+                json!({"status": "ok", "startedAt": started, "endedAt": crate::clock::now_ms(),
+                                      "summary": "completed", "text": text,
+                                      "provider": TEST_DOUBLE, "model": TEST_DOUBLE}),
+            );
         }
     }
+}
+
+/// A provider-backed run: `turn.rs` does the work; this stores and reports the outcome.
+async fn provider_turn(ctx: &Rc<Ctx>, turn: &Turn, ev: &Events<'_>, started: u64) {
+    let o = turn::run(ctx, turn, ev).await;
+    let now = crate::clock::now_ms();
+    let (provider, model) = o
+        .answered_by
+        .as_ref()
+        .map(|c| (c.provider.clone(), c.model.clone()))
+        .unwrap_or_default();
+    let usage_json = json!({"input": o.usage.input, "output": o.usage.output,
+                            "cacheRead": o.usage.cache_read,
+                            "totalTokens": o.usage.input + o.usage.output, "estimated": o.estimated});
+    if let Some((msg, kind)) = &o.error {
+        ev.chat(
+            json!({"state": "error", "errorMessage": msg, "errorKind": kind,
+                       "errorDetail": {"attempts": o.attempts}}),
+        );
+        ev.lifecycle(
+            json!({"phase": "error", "startedAt": started, "endedAt": now,
+                            "error": msg, "attempts": o.attempts}),
+        );
+        let usage = (o.usage.input + o.usage.output > 0 && o.answered_by.is_some())
+            .then(|| usage_record(turn, &provider, &model, &o, started, now));
+        finish_usage_only(ctx, turn, usage).await;
+        record(
+            ctx,
+            turn,
+            json!({"status": "error", "error": msg, "errorKind": kind, "startedAt": started,
+                                 "endedAt": now, "summary": "failed", "attempts": o.attempts}),
+        );
+        return;
+    }
+    let message = json!({"role": "assistant", "content": [{"type": "text", "text": o.text}],
+                         "timestamp": now, "provider": provider, "model": model,
+                         "stopReason": o.stop_reason});
+    let usage = usage_record(turn, &provider, &model, &o, started, now);
+    finish(ctx, turn, "done", Some((message.clone(), usage))).await;
+    ev.chat(
+        json!({"state": "final", "message": message, "usage": usage_json,
+                   "stopReason": o.stop_reason.as_deref().unwrap_or("stop")}),
+    );
+    ev.lifecycle(
+        json!({"phase": "end", "startedAt": started, "endedAt": crate::clock::now_ms(),
+                        "provider": provider, "model": model, "attempts": o.attempts}),
+    );
+    record(
+        ctx,
+        turn,
+        json!({"status": "ok", "startedAt": started, "endedAt": crate::clock::now_ms(),
+                             "summary": "completed", "text": o.text, "provider": provider,
+                             "model": model, "attempts": o.attempts, "usage": usage_json}),
+    );
+}
+
+fn usage_record(
+    turn: &Turn,
+    provider: &str,
+    model: &str,
+    o: &turn::Outcome,
+    started: u64,
+    now: u64,
+) -> usage::UsageRecord {
+    usage::UsageRecord {
+        ts: now,
+        session_key: turn.session_key.clone(),
+        agent_id: turn.agent_id.clone(),
+        run_id: Some(turn.run_id.clone()),
+        provider: provider.to_string(),
+        model: model.to_string(),
+        input_tokens: o.usage.input,
+        output_tokens: o.usage.output,
+        cache_read_tokens: o.usage.cache_read,
+        duration_ms: now.saturating_sub(started),
+        ..Default::default()
+    }
+}
+
+/// A failed run: its usage (tokens were spent) and the failed status.
+async fn finish_usage_only(ctx: &Ctx, turn: &Turn, usage: Option<usage::UsageRecord>) {
+    let (key, run_id) = (turn.session_key.clone(), turn.run_id.clone());
+    let now = crate::clock::now_ms();
+    let res = ctx
+        .store
+        .write(move |db| {
+            if let Some(u) = usage {
+                record_usage(db, &key, u)?;
+            }
+            rows::set_run(db, &key, &run_id, "failed", now)
+        })
+        .await;
+    if let Err(e) = res {
+        log::warn!("run {}: storing the outcome failed: {e}", turn.run_id);
+    }
+    crate::rpc::sessions::changed(ctx, &turn.session_key, "run", None);
+}
+
+/// Records a run's usage under the session's current id and adds it to the row's counters.
+fn record_usage(
+    db: &mut crate::store::Db,
+    key: &str,
+    mut u: usage::UsageRecord,
+) -> Result<(), crate::store::StoreError> {
+    if let Some(row) = rows::get(db, key)? {
+        u.session_id = row.session_id;
+    }
+    usage::record(db, &u)?;
+    rows::add_tokens(
+        db,
+        key,
+        u.input_tokens,
+        u.output_tokens,
+        &u.provider,
+        &u.model,
+    )
 }
 
 /// Stores the run's outcome: assistant message, usage, counters, status; then notifies.
@@ -226,7 +449,7 @@ async fn finish(
         .store
         .write(move |db| {
             let mut seq = None;
-            if let Some((message, mut u)) = out {
+            if let Some((message, u)) = out {
                 seq = Some(messages::append(
                     db,
                     &key,
@@ -235,18 +458,7 @@ async fn finish(
                     Some(&run_id),
                     now,
                 )?);
-                if let Some(row) = rows::get(db, &key)? {
-                    u.session_id = row.session_id;
-                }
-                usage::record(db, &u)?;
-                rows::add_tokens(
-                    db,
-                    &key,
-                    u.input_tokens,
-                    u.output_tokens,
-                    &u.provider,
-                    &u.model,
-                )?;
+                record_usage(db, &key, u)?;
             }
             rows::set_run(db, &key, &run_id, status, now)?;
             Ok(seq)

@@ -20,6 +20,8 @@ pub enum Runtime {
     None,
     /// Test double: waits `test_delay_ms`, then answers with a fixed, clearly labelled text.
     TestDouble,
+    /// Model providers: `[agent] model` and `fallbacks` through the provider registry.
+    Provider,
 }
 
 impl Runtime {
@@ -28,6 +30,7 @@ impl Runtime {
         match self {
             Runtime::None => "none",
             Runtime::TestDouble => "test-double",
+            Runtime::Provider => "provider",
         }
     }
 }
@@ -47,7 +50,17 @@ pub struct AgentConfig {
     pub runtime: Runtime,
     /// Delay of the test double per run, in ms.
     pub test_delay_ms: u64,
+    /// Display name (`agents.list`, `agent.identity.get`).
+    pub name: Option<String>,
+    /// System prompt sent first in every model call.
+    pub system_prompt: String,
+    /// Whether a local primary may fall over to cloud providers.
+    pub cloud_fallback: bool,
 }
+
+/// System prompt when `[agent] system_prompt` is not set.
+pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful personal assistant running on a small \
+Linux box. Answer concisely. Use the tools offered when they help; never invent tool results.";
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -58,6 +71,9 @@ impl Default for AgentConfig {
             group_activation: "mention".into(),
             runtime: Runtime::None,
             test_delay_ms: 0,
+            name: None,
+            system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
+            cloud_fallback: false,
         }
     }
 }
@@ -90,6 +106,12 @@ pub(super) struct RawAgent {
     group_activation: Option<String>,
     runtime: Option<String>,
     test_delay_ms: Option<u64>,
+    name: Option<String>,
+    system_prompt: Option<String>,
+    pub(super) model: Option<String>,
+    #[serde(default)]
+    pub(super) fallbacks: Vec<String>,
+    pub(super) cloud_fallback: Option<bool>,
 }
 
 /// Checks the `[agent]` table.
@@ -137,16 +159,39 @@ pub(super) fn build_agent(raw: &RawAgent) -> Result<AgentConfig, ConfigError> {
         a.runtime = match r.as_str() {
             "none" => Runtime::None,
             "test-double" => Runtime::TestDouble,
+            "provider" => Runtime::Provider,
             other => {
                 return Err(invalid(
                     "agent.runtime",
-                    format!(
-                        "{other:?} is not \"none\" or \"test-double\" (model providers are not built yet)"
-                    ),
+                    format!("{other:?} is not \"none\", \"provider\" or \"test-double\""),
                 ));
             }
         };
+    } else if raw.model.is_some() {
+        a.runtime = Runtime::Provider;
     }
+    if a.runtime == Runtime::Provider && raw.model.is_none() {
+        return Err(invalid(
+            "agent.model",
+            "agent.runtime = \"provider\" needs agent.model (a provider/model reference)",
+        ));
+    }
+    if let Some(n) = &raw.name {
+        if n.trim().is_empty() || n.len() > 64 {
+            return Err(invalid("agent.name", "must be 1-64 bytes"));
+        }
+        a.name = Some(n.trim().to_string());
+    }
+    if let Some(sp) = &raw.system_prompt {
+        if sp.len() > 16 * 1024 {
+            return Err(invalid(
+                "agent.system_prompt",
+                format!("at most 16384 bytes, got {}", sp.len()),
+            ));
+        }
+        a.system_prompt = sp.clone();
+    }
+    a.cloud_fallback = raw.cloud_fallback.unwrap_or(false);
     if let Some(ms) = raw.test_delay_ms {
         if ms > 600_000 {
             return Err(invalid(

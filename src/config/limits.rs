@@ -92,6 +92,50 @@ pub const DEFAULT_STEER_INBOX: usize = 4;
 
 /// Session keys one connection may follow with `sessions.messages.subscribe`; more → `INVALID_REQUEST`.
 pub const DEFAULT_MAX_MESSAGE_SUBSCRIPTIONS: usize = 16;
+/// Threads that run model requests (ureq never runs on the executor).
+pub const DEFAULT_PROVIDER_WORKERS: usize = 2;
+/// Model requests waiting for a provider worker; past it the run fails with `UNAVAILABLE`, retryable.
+pub const DEFAULT_PROVIDER_QUEUE: usize = 8;
+/// Stream events buffered between a provider worker and the executor; a full buffer makes the worker wait (back-pressure), never grows.
+pub const DEFAULT_PROVIDER_STREAM_BUFFER: usize = 32;
+/// Time to resolve and connect to a provider (and finish TLS).
+pub const DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS: u64 = 10000;
+/// Longest silence on a provider socket (time to first byte included: a small board may need long for prompt processing).
+pub const DEFAULT_PROVIDER_READ_TIMEOUT_MS: u64 = 120000;
+/// Deadline of one whole model request.
+pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 300000;
+/// Bytes read from one model response; past it the socket is closed and the attempt fails (`too large`).
+pub const DEFAULT_PROVIDER_MAX_RESPONSE_BYTES: usize = 1048576;
+/// Longest server-sent-events line kept while parsing a stream; longer → the attempt fails.
+pub const DEFAULT_PROVIDER_MAX_LINE_BYTES: usize = 65536;
+/// Longest `Retry-After` (and backoff) a run waits before a retry; longer → fall over to the next candidate at once.
+pub const DEFAULT_PROVIDER_MAX_RETRY_AFTER_MS: u64 = 30000;
+/// Model calls one run may make while tools are being called; past it the run ends with an error.
+pub const DEFAULT_MAX_TOOL_ITERATIONS: usize = 8;
+/// Identical tool calls (same tool and arguments) in one run before a loop warning is reported.
+pub const DEFAULT_TOOL_LOOP_WARNING: usize = 3;
+/// Identical tool calls in one run before the run is stopped as a loop.
+pub const DEFAULT_TOOL_LOOP_CRITICAL: usize = 5;
+/// Largest file the `read` tool returns or `write` accepts.
+pub const DEFAULT_TOOL_MAX_FILE_BYTES: usize = 262144;
+/// Bytes of one tool result given to the model (exec output, fetched pages, listings).
+pub const DEFAULT_TOOL_MAX_OUTPUT_BYTES: usize = 16384;
+/// Deadline of one `exec` command; then its whole process group is killed.
+pub const DEFAULT_TOOL_EXEC_TIMEOUT_MS: u64 = 10000;
+/// Deadline of one `http_get`.
+pub const DEFAULT_TOOL_HTTP_TIMEOUT_MS: u64 = 10000;
+/// How long a `review` verdict waits for `exec.approval.resolve`; then the call is denied.
+pub const DEFAULT_APPROVAL_TIMEOUT_MS: u64 = 120000;
+/// Approval requests waiting for an operator at once; past it new ones are denied at once.
+pub const DEFAULT_MAX_PENDING_APPROVALS: usize = 8;
+/// Least time between two `chat` delta events of a run (0: one per chunk); the final event always carries the whole text.
+pub const DEFAULT_CHAT_DELTA_INTERVAL_MS: u64 = 100;
+/// Transcript messages sent to the model per call (newest first).
+pub const DEFAULT_PROMPT_MAX_MESSAGES: usize = 40;
+/// Bytes of transcript text sent to the model per call.
+pub const DEFAULT_PROMPT_MAX_BYTES: usize = 32768;
+/// Finished runs remembered for `agent.wait` and `agent` finals.
+pub const DEFAULT_RUN_RESULTS: usize = 64;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,6 +223,50 @@ pub struct Limits {
     pub steer_inbox: usize,
     /// `session.message` subscriptions per connection.
     pub max_message_subscriptions: usize,
+    /// Provider worker threads.
+    pub provider_workers: usize,
+    /// Model requests waiting for a worker.
+    pub provider_queue: usize,
+    /// Stream events buffered per request.
+    pub provider_stream_buffer: usize,
+    /// Connect deadline of a model request.
+    pub provider_connect_timeout_ms: u64,
+    /// Longest silence while waiting for or reading a response.
+    pub provider_read_timeout_ms: u64,
+    /// Deadline of one model request.
+    pub provider_timeout_ms: u64,
+    /// Bytes read from one model response.
+    pub provider_max_response_bytes: usize,
+    /// Longest SSE line buffered.
+    pub provider_max_line_bytes: usize,
+    /// Longest wait before a retry.
+    pub provider_max_retry_after_ms: u64,
+    /// Model round trips per run in the tool loop.
+    pub max_tool_iterations: usize,
+    /// Identical tool calls before a warning.
+    pub tool_loop_warning: usize,
+    /// Identical tool calls before the run stops.
+    pub tool_loop_critical: usize,
+    /// Largest file read or written by a tool.
+    pub tool_max_file_bytes: usize,
+    /// Bytes of one tool result.
+    pub tool_max_output_bytes: usize,
+    /// Deadline of one `exec`.
+    pub tool_exec_timeout_ms: u64,
+    /// Deadline of one `http_get`.
+    pub tool_http_timeout_ms: u64,
+    /// Wait for an operator approval.
+    pub approval_timeout_ms: u64,
+    /// Pending approval requests.
+    pub max_pending_approvals: usize,
+    /// Least time between chat delta events.
+    pub chat_delta_interval_ms: u64,
+    /// Transcript messages in a prompt.
+    pub prompt_max_messages: usize,
+    /// Transcript bytes in a prompt.
+    pub prompt_max_bytes: usize,
+    /// Finished runs remembered.
+    pub run_results: usize,
 }
 
 impl Default for Limits {
@@ -225,6 +313,28 @@ impl Default for Limits {
             idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL_MS,
             steer_inbox: DEFAULT_STEER_INBOX,
             max_message_subscriptions: DEFAULT_MAX_MESSAGE_SUBSCRIPTIONS,
+            provider_workers: DEFAULT_PROVIDER_WORKERS,
+            provider_queue: DEFAULT_PROVIDER_QUEUE,
+            provider_stream_buffer: DEFAULT_PROVIDER_STREAM_BUFFER,
+            provider_connect_timeout_ms: DEFAULT_PROVIDER_CONNECT_TIMEOUT_MS,
+            provider_read_timeout_ms: DEFAULT_PROVIDER_READ_TIMEOUT_MS,
+            provider_timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
+            provider_max_response_bytes: DEFAULT_PROVIDER_MAX_RESPONSE_BYTES,
+            provider_max_line_bytes: DEFAULT_PROVIDER_MAX_LINE_BYTES,
+            provider_max_retry_after_ms: DEFAULT_PROVIDER_MAX_RETRY_AFTER_MS,
+            max_tool_iterations: DEFAULT_MAX_TOOL_ITERATIONS,
+            tool_loop_warning: DEFAULT_TOOL_LOOP_WARNING,
+            tool_loop_critical: DEFAULT_TOOL_LOOP_CRITICAL,
+            tool_max_file_bytes: DEFAULT_TOOL_MAX_FILE_BYTES,
+            tool_max_output_bytes: DEFAULT_TOOL_MAX_OUTPUT_BYTES,
+            tool_exec_timeout_ms: DEFAULT_TOOL_EXEC_TIMEOUT_MS,
+            tool_http_timeout_ms: DEFAULT_TOOL_HTTP_TIMEOUT_MS,
+            approval_timeout_ms: DEFAULT_APPROVAL_TIMEOUT_MS,
+            max_pending_approvals: DEFAULT_MAX_PENDING_APPROVALS,
+            chat_delta_interval_ms: DEFAULT_CHAT_DELTA_INTERVAL_MS,
+            prompt_max_messages: DEFAULT_PROMPT_MAX_MESSAGES,
+            prompt_max_bytes: DEFAULT_PROMPT_MAX_BYTES,
+            run_results: DEFAULT_RUN_RESULTS,
         }
     }
 }
@@ -309,6 +419,54 @@ impl Limits {
             self.max_message_subscriptions as u64,
             1,
         )?;
+        at_least("provider_workers", self.provider_workers as u64, 1)?;
+        at_least("provider_queue", self.provider_queue as u64, 1)?;
+        at_least(
+            "provider_stream_buffer",
+            self.provider_stream_buffer as u64,
+            1,
+        )?;
+        at_least(
+            "provider_connect_timeout_ms",
+            self.provider_connect_timeout_ms,
+            100,
+        )?;
+        at_least(
+            "provider_read_timeout_ms",
+            self.provider_read_timeout_ms,
+            100,
+        )?;
+        at_least("provider_timeout_ms", self.provider_timeout_ms, 100)?;
+        at_least(
+            "provider_max_response_bytes",
+            self.provider_max_response_bytes as u64,
+            1024,
+        )?;
+        at_least(
+            "provider_max_line_bytes",
+            self.provider_max_line_bytes as u64,
+            1024,
+        )?;
+        at_least("max_tool_iterations", self.max_tool_iterations as u64, 1)?;
+        at_least("tool_loop_warning", self.tool_loop_warning as u64, 2)?;
+        at_least("tool_loop_critical", self.tool_loop_critical as u64, 2)?;
+        at_least("tool_max_file_bytes", self.tool_max_file_bytes as u64, 1024)?;
+        at_least(
+            "tool_max_output_bytes",
+            self.tool_max_output_bytes as u64,
+            256,
+        )?;
+        at_least("tool_exec_timeout_ms", self.tool_exec_timeout_ms, 100)?;
+        at_least("tool_http_timeout_ms", self.tool_http_timeout_ms, 100)?;
+        at_least("approval_timeout_ms", self.approval_timeout_ms, 100)?;
+        at_least(
+            "max_pending_approvals",
+            self.max_pending_approvals as u64,
+            1,
+        )?;
+        at_least("prompt_max_messages", self.prompt_max_messages as u64, 1)?;
+        at_least("prompt_max_bytes", self.prompt_max_bytes as u64, 1024)?;
+        at_least("run_results", self.run_results as u64, 1)?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.
         if self.outbound_queue < self.max_inflight_per_conn * 2 {

@@ -10,7 +10,9 @@
 
 pub mod agent;
 pub mod limits;
+pub mod providers;
 mod schema;
+pub mod tools;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -215,6 +217,10 @@ pub struct Config {
     pub agent: AgentConfig,
     /// Token prices for `usage.cost`; unlisted models have an unknown cost.
     pub pricing: Vec<Price>,
+    /// Model providers, the agent's model candidates and the retry policy.
+    pub models: providers::ModelsConfig,
+    /// Built-in tools: workspace, exec policy, http_get allowlist.
+    pub tools: tools::ToolsConfig,
 }
 
 /// Command-line overrides, applied after the file.
@@ -243,6 +249,12 @@ struct RawConfig {
     agent: agent::RawAgent,
     #[serde(default)]
     pricing: Vec<Price>,
+    #[serde(default)]
+    models: providers::RawModels,
+    #[serde(default)]
+    runtime: providers::RawRuntime,
+    #[serde(default)]
+    tools: tools::RawTools,
 }
 
 #[derive(Deserialize, Default)]
@@ -374,6 +386,38 @@ impl Config {
 
         let agent = agent::build_agent(&file.agent)?;
         agent::check_pricing(&file.pricing)?;
+        let models = providers::build_models(
+            &file.models,
+            &file.runtime,
+            &providers::AgentModels {
+                model: file.agent.model.as_deref(),
+                fallbacks: &file.agent.fallbacks,
+                cloud_fallback: agent.cloud_fallback,
+            },
+            env,
+        )?;
+        let tools = tools::build_tools(&file.tools, &state_dir, &expand)?;
+        // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
+        // already lists the pair (an explicit entry wins).
+        let mut pricing = file.pricing;
+        for p in &models.providers {
+            for m in &p.models {
+                if let Some(c) = m.cost
+                    && !pricing
+                        .iter()
+                        .any(|x| x.provider == p.id && x.model == m.id)
+                {
+                    pricing.push(Price {
+                        provider: p.id.clone(),
+                        model: m.id.clone(),
+                        input_per_mtok: c.input,
+                        output_per_mtok: c.output,
+                        cache_read_per_mtok: c.cache_read,
+                        cache_write_per_mtok: c.cache_write,
+                    });
+                }
+            }
+        }
 
         Ok(Config {
             path,
@@ -385,7 +429,9 @@ impl Config {
             limits,
             log_level,
             agent,
-            pricing: file.pricing,
+            pricing,
+            models,
+            tools,
         })
     }
 
@@ -417,7 +463,13 @@ impl Config {
                 "group_activation": self.agent.group_activation,
                 "runtime": self.agent.runtime.as_str(),
                 "test_delay_ms": self.agent.test_delay_ms,
+                "name": self.agent.name,
+                "model": self.models.candidates.first().map(|c| c.to_string()),
+                "fallbacks": self.models.candidates.iter().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
+                "cloud_fallback": self.agent.cloud_fallback,
             },
+            "models": self.models.to_public_json(),
+            "tools": self.tools.to_public_json(),
             "pricing": self.pricing.iter().map(|p| serde_json::json!({
                 "provider": p.provider, "model": p.model,
                 "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,

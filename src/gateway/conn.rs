@@ -244,7 +244,7 @@ fn on_text(
     let (ctx2, peer2, inflight2) = (Rc::clone(ctx), Rc::clone(peer), Rc::clone(inflight));
     ctx.ex
         .spawn(async move {
-            let result = call_with_timeout(&ctx2, Some(&peer2), method, req.params).await;
+            let result = call_with_timeout(&ctx2, Some(&peer2), &req.id, method, req.params).await;
             inflight2.set(inflight2.get() - 1);
             ctx2.stats.requests.set(ctx2.stats.requests.get() + 1);
             let text = match result {
@@ -265,17 +265,22 @@ fn on_text(
     None
 }
 
-/// Runs a method under `limits.rpc_timeout_ms`.
+/// Runs a method under `limits.rpc_timeout_ms` (`agent` and `agent.wait` wait for runs, which
+/// have their own deadlines: `run_timeout_ms` and the caller's `timeoutMs`).
 pub async fn call_with_timeout(
     ctx: &Rc<Ctx>,
     peer: Option<&Rc<Peer>>,
+    req_id: &str,
     method: Method,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
+    if matches!(method, Method::Agent | Method::AgentWait) {
+        return dispatch::call(ctx, peer, req_id, method, params).await;
+    }
     let ms = ctx.config.limits.rpc_timeout_ms;
     within(
         Duration::from_millis(ms),
-        dispatch::call(ctx, peer, method, params),
+        dispatch::call(ctx, peer, req_id, method, params),
     )
     .await
     .unwrap_or(Err(RpcError::Timeout { ms }))

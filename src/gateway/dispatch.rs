@@ -80,10 +80,26 @@ pub enum Method {
     UsageStatus,
     /// `usage.cost`: cost summary from recorded usage and the configured prices.
     UsageCost,
+    /// `agent`: run a turn, answer accepted then the final on the same id.
+    Agent,
+    /// `agent.wait`: wait for a run's outcome.
+    AgentWait,
+    /// `agent.identity.get`: the agent's name.
+    AgentIdentityGet,
+    /// `agents.list`: the configured agent.
+    AgentsList,
+    /// `models.list`: the provider catalog.
+    ModelsList,
+    /// `send`: outbound channel delivery (no channel yet: not implemented).
+    Send,
+    /// `exec.approval.resolve`: an operator's decision on a tool call.
+    ExecApprovalResolve,
+    /// `exec.approval.list`: pending approval requests.
+    ExecApprovalList,
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 31] = [
+const NAMES: [(Method, &str, &str); 39] = [
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
     (Method::SystemPresence, "system-presence", READ),
@@ -129,11 +145,25 @@ const NAMES: [(Method, &str, &str); 31] = [
     (Method::ChatAbort, "chat.abort", WRITE),
     (Method::UsageStatus, "usage.status", READ),
     (Method::UsageCost, "usage.cost", READ),
+    // Upstream marks `agent` dynamic; running a turn needs write, as chat.send.
+    (Method::Agent, "agent", WRITE),
+    (Method::AgentWait, "agent.wait", WRITE),
+    (Method::AgentIdentityGet, "agent.identity.get", READ),
+    (Method::AgentsList, "agents.list", READ),
+    (Method::ModelsList, "models.list", READ),
+    (Method::Send, "send", WRITE),
+    (
+        Method::ExecApprovalResolve,
+        "exec.approval.resolve",
+        APPROVALS,
+    ),
+    (Method::ExecApprovalList, "exec.approval.list", APPROVALS),
 ];
 
 const READ: &str = "operator.read";
 const WRITE: &str = "operator.write";
 const ADMIN: &str = "operator.admin";
+const APPROVALS: &str = "operator.approvals";
 
 impl Method {
     /// Every method, in the order advertised.
@@ -192,14 +222,16 @@ pub fn authorize(role: Role, scopes: &[String], name: &str) -> Result<Method, Rp
     method.ok_or_else(|| RpcError::UnknownMethod(name.to_string()))
 }
 
-/// Runs an authorized method; `peer` is the WebSocket caller (`None` over HTTP `POST /rpc`).
+/// Runs an authorized method; `peer` is the WebSocket caller (`None` over HTTP `POST /rpc`),
+/// `req_id` the request's id (for methods that answer more than once, like `agent`).
 pub async fn call(
     ctx: &Rc<Ctx>,
     peer: Option<&Rc<Peer>>,
+    req_id: &str,
     method: Method,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
-    use crate::rpc::{chat, sessions, usage};
+    use crate::rpc::{agent, chat, sessions, usage};
     match method {
         Method::Health => Ok(system::health(ctx, no_params(method, params)?).await),
         Method::Status => system::status(ctx, params).await,
@@ -246,6 +278,14 @@ pub async fn call(
         Method::ChatAbort => chat::abort(ctx, params),
         Method::UsageStatus => usage::usage_status(ctx, params).await,
         Method::UsageCost => usage::usage_cost(ctx, params).await,
+        Method::Agent => agent::agent(ctx, peer, req_id, params).await,
+        Method::AgentWait => agent::wait(ctx, params).await,
+        Method::AgentIdentityGet => agent::identity(ctx, params),
+        Method::AgentsList => agent::list(ctx, params),
+        Method::ModelsList => agent::models(ctx, params),
+        Method::Send => agent::send(ctx, params),
+        Method::ExecApprovalResolve => agent::approval_resolve(ctx, params),
+        Method::ExecApprovalList => agent::approval_list(ctx, params),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::ids;
 /// Lowest protocol probes and nodes may use (upstream's N-1 window).
 pub const MIN_NODE_PROTOCOL: u32 = 3;
 /// Events this gateway emits (advertised in `hello-ok`).
-pub const EVENTS: [&str; 8] = [
+pub const EVENTS: [&str; 10] = [
     "connect.challenge",
     "tick",
     "presence",
@@ -34,6 +34,8 @@ pub const EVENTS: [&str; 8] = [
     "session.message",
     "chat",
     "agent",
+    "exec.approval.requested",
+    "exec.approval.resolved",
 ];
 
 const CLIENT_IDS: [&str; 17] = [

@@ -325,7 +325,7 @@ async fn rpc(
     };
     let params = req.get("params").cloned();
     let result = match dispatch::authorize(Role::Operator, &ctx.config.auth.scopes, name) {
-        Ok(m) => super::conn::call_with_timeout(ctx, None, m, params).await,
+        Ok(m) => super::conn::call_with_timeout(ctx, None, "", m, params).await,
         Err(e) => Err(e),
     };
     ctx.stats.requests.set(ctx.stats.requests.get() + 1);

@@ -319,13 +319,15 @@ impl Hub {
 
     /// `sessions.changed` to peers that called `sessions.subscribe`.
     pub fn emit_sessions_changed(&self, payload: &Value) {
-        self.fan_to("sessions.changed", payload, |p| p.sessions_sub.get());
+        self.fan_to("sessions.changed", payload, |p| {
+            p.reads() && p.sessions_sub.get()
+        });
     }
 
     /// `session.message` to peers subscribed to `key`.
     pub fn emit_session_message(&self, key: &str, payload: &Value) {
         self.fan_to("session.message", payload, |p| {
-            p.message_subs.borrow().iter().any(|k| k == key)
+            p.reads() && p.message_subs.borrow().iter().any(|k| k == key)
         });
     }
 
@@ -334,12 +336,19 @@ impl Hub {
         self.fan_out(name, payload, true, false, false);
     }
 
+    /// `exec.approval.*` to operators holding `operator.approvals` (or admin), as upstream.
+    pub fn emit_approval(&self, name: &'static str, payload: &Value) {
+        self.fan_to(name, payload, |p| {
+            p.role == Role::Operator && has_scope(&p.scopes, "operator.approvals")
+        });
+    }
+
     fn fan_to(&self, name: &'static str, payload: &Value, wants: impl Fn(&Peer) -> bool) {
         let peers: Vec<Rc<Peer>> = self
             .peers
             .borrow()
             .iter()
-            .filter(|p| p.reads() && wants(p))
+            .filter(|p| wants(p))
             .cloned()
             .collect();
         if peers.is_empty() {

@@ -87,6 +87,8 @@ pub struct Ctx {
     pub pool: Pool,
     /// The SQLite store thread.
     pub store: crate::store::Store,
+    /// Agent runtime state: providers, run results, approvals, defender, redactor, tools.
+    pub agent: crate::agent::State,
     /// The run scheduler (set once, right after the context is built: its executor needs a
     /// weak reference to this context).
     pub sched: std::cell::OnceCell<crate::scheduler::Scheduler>,
@@ -116,6 +118,7 @@ impl Ctx {
         ex: Rc<LocalExecutor<'static>>,
         shutdown: Shutdown,
         store: crate::store::Store,
+        providers: Option<crate::providers::Providers>,
     ) -> Ctx {
         let l = &config.limits;
         let pool = Pool::new(
@@ -126,7 +129,9 @@ impl Ctx {
         let limiter = auth::Limiter::new(l.auth_fail_table, l.auth_fail_max, l.auth_fail_window_ms);
         let hub = hub::Hub::new(l.max_presence_entries);
         let idem = crate::scheduler::IdemCache::new(l.idempotency_entries, l.idempotency_ttl_ms);
+        let agent = crate::agent::State::new(&config, pool.clone(), providers);
         Ctx {
+            agent,
             config,
             secret,
             token_path,

@@ -41,6 +41,15 @@ pub enum RpcError {
     Exhausted(String),
     /// A failure inside the runtime (details are in the log).
     Internal(String),
+    /// A capability this build does not have yet; not retryable.
+    NotImplemented(String),
+    /// An agent run ended in an error (`agent` final answer); `details` carries run facts.
+    RunFailed {
+        /// What went wrong.
+        message: String,
+        /// `{runId, status, errorKind, attempts}`.
+        details: Value,
+    },
 }
 
 impl RpcError {
@@ -53,7 +62,9 @@ impl RpcError {
             | RpcError::Timeout { .. }
             | RpcError::Unavailable(_)
             | RpcError::Exhausted(_)
-            | RpcError::Internal(_) => "UNAVAILABLE",
+            | RpcError::Internal(_)
+            | RpcError::NotImplemented(_)
+            | RpcError::RunFailed { .. } => "UNAVAILABLE",
         }
     }
 
@@ -75,7 +86,8 @@ impl RpcError {
             RpcError::Busy { .. } => 429,
             RpcError::Timeout { .. } => 504,
             RpcError::Unavailable(_) | RpcError::Exhausted(_) => 503,
-            RpcError::Internal(_) => 500,
+            RpcError::Internal(_) | RpcError::RunFailed { .. } => 500,
+            RpcError::NotImplemented(_) => 501,
         }
     }
 
@@ -95,6 +107,12 @@ impl RpcError {
             }
             RpcError::Timeout { ms } => {
                 v["details"] = json!({"code": "TIMEOUT", "timeoutMs": ms});
+            }
+            RpcError::NotImplemented(_) => {
+                v["details"] = json!({"code": "NOT_IMPLEMENTED"});
+            }
+            RpcError::RunFailed { details, .. } => {
+                v["details"] = details.clone();
             }
             _ => {}
         }
@@ -120,6 +138,8 @@ impl fmt::Display for RpcError {
             RpcError::Unavailable(m) => write!(f, "unavailable: {m}"),
             RpcError::Exhausted(m) => write!(f, "unavailable: {m}"),
             RpcError::Internal(m) => write!(f, "internal error: {m}"),
+            RpcError::NotImplemented(m) => write!(f, "not implemented: {m}"),
+            RpcError::RunFailed { message, .. } => write!(f, "agent run failed: {message}"),
         }
     }
 }
@@ -196,6 +216,15 @@ mod tests {
             (RpcError::Unavailable("x".into()), "UNAVAILABLE", true),
             (RpcError::Exhausted("x".into()), "UNAVAILABLE", false),
             (RpcError::Internal("x".into()), "UNAVAILABLE", false),
+            (RpcError::NotImplemented("x".into()), "UNAVAILABLE", false),
+            (
+                RpcError::RunFailed {
+                    message: "x".into(),
+                    details: json!({"runId": "r"}),
+                },
+                "UNAVAILABLE",
+                false,
+            ),
         ];
         for (e, code, retryable) in cases {
             let j = e.to_json();

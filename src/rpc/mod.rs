@@ -3,6 +3,7 @@
 //! Handlers take the shared `gateway::Ctx` and typed or checked params and return a JSON payload
 //! or an `RpcError`. They never block: file reads and other blocking work go through `ctx.pool`.
 
+pub mod agent;
 pub mod chat;
 pub mod error;
 pub mod sessions;

@@ -82,7 +82,7 @@ struct StatusParams {
 pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     let p: StatusParams = parse_params("status", params)?;
     let _ = (p.include_channel_summary, p.include_cli_projection);
-    let (rss, hwm) = telemetry::memory();
+    let (rss, hwm, anon) = telemetry::memory();
     let l = &ctx.config.limits;
     let summary = session_summary(ctx).await;
     let sched = ctx.sched.get().map(|s| s.stats()).unwrap_or_default();
@@ -114,7 +114,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "shed": ctx.stats.shed.get(),
             "blockingPool": {"threads": ctx.pool.threads(), "maxThreads": l.blocking_threads, "queue": l.blocking_queue},
         },
-        "memory": {"rssBytes": rss, "hwmBytes": hwm},
+        "memory": {"rssBytes": rss, "hwmBytes": hwm, "anonBytes": anon},
         "scheduler": {
             "running": sched.running, "queued": sched.queued, "sessionsTracked": sched.sessions_tracked,
             "startedTotal": sched.started_total, "shedTotal": sched.shed_total,
@@ -126,13 +126,20 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "path": summary["path"], "writes": load(&store.writes), "commits": load(&store.commits),
             "reads": load(&store.reads), "shed": load(&store.shed), "queue": l.store_queue,
         },
-        "agent": {"runtime": ctx.config.agent.runtime.as_str()},
+        "agent": {
+            "runtime": ctx.config.agent.runtime.as_str(),
+            "candidates": ctx.config.models.candidates.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "providers": ctx.agent.providers.as_ref().map(|p| p.stats.to_json()),
+            "providerWorkers": l.provider_workers, "providerQueue": l.provider_queue,
+            "pendingApprovals": ctx.agent.approvals.list().len(),
+            "runWaiters": ctx.agent.runs.waiting(),
+        },
         "subsystems": {
             "gateway": "running",
             "store": "running",
             "scheduler": "running",
-            "providers": "not implemented",
-            "defender": "not implemented",
+            "providers": if ctx.agent.providers.is_some() { "running" } else { "not configured" },
+            "defender": "strict default (tool gate only; scoring not implemented)",
             "telegram": "not implemented",
             "memory": "not implemented",
             "mesh": "not implemented",

@@ -165,11 +165,12 @@ pub fn tail(cursor: Option<u64>, limit: usize, max_bytes: usize) -> Tail {
     }
 }
 
-/// Resident memory of this process from `/proc/self/status`: (VmRSS, VmHWM) in bytes.
-pub fn memory() -> (u64, u64) {
+/// Resident memory of this process from `/proc/self/status`: (VmRSS, VmHWM, RssAnon) in bytes.
+/// RssAnon is heap and stacks only; VmRSS also counts the binary's mapped code pages.
+pub fn memory() -> (u64, u64, u64) {
     let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let bytes = |name: &str| proc_kib(&text, name).map(|kb| kb * 1024).unwrap_or(0);
-    (bytes("VmRSS:"), bytes("VmHWM:"))
+    (bytes("VmRSS:"), bytes("VmHWM:"), bytes("RssAnon:"))
 }
 
 /// The value of a `Name:   1234 kB` line in a `/proc` text file (`/proc/meminfo`, `status`).

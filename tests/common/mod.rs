@@ -6,6 +6,8 @@
 // timeout, so a hung server fails a test instead of hanging it. The child is killed on drop.
 #![allow(dead_code)]
 
+pub mod openai;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

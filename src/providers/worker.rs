@@ -1,0 +1,493 @@
+//! Provider workers: fixed threads that run ureq requests, fed by a bounded queue.
+//!
+//! Each provider has one ureq `Agent` built once: every timeout set (connect/resolve, time to
+//! the response head, silence per read, whole request), no redirects, statuses as values, the
+//! proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (honouring `NO_PROXY`; never for a local
+//! provider). Keep-alive pooling is off: every request opens its own socket, which a custom
+//! connector registers with the request's `Cancel`, so an abort shuts down exactly that socket.
+//! The cost is one TCP (and TLS) handshake per model call, small next to a model's latency.
+
+use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    ConnectionDetails, Connector, DefaultConnector, ShutdownHandle, Transport,
+};
+
+use super::openai::{self, Sse, SseParser, StreamState};
+use super::{Call, Cancel, Completion, Event, ProviderError, Request, Stats};
+use crate::config::limits::Limits;
+use crate::config::providers::{ModelsConfig, ProviderConfig};
+
+/// A socket registered by a request, shut down on cancel.
+pub(super) type SocketHandle = Weak<dyn ShutdownHandle>;
+
+pub(super) fn shutdown(h: &SocketHandle) {
+    if let Some(h) = h.upgrade() {
+        h.shutdown();
+    }
+}
+
+thread_local! {
+    /// The cancel handle of the request this worker thread is running.
+    static CURRENT: std::cell::RefCell<Option<Arc<Cancel>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The default connector chain, plus registration of each new socket with the current request.
+#[derive(Debug)]
+struct Tracked(DefaultConnector);
+
+impl Connector<()> for Tracked {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(cancel) = CURRENT.with(|c| c.borrow().clone()) else {
+            return self.0.connect(details, chained);
+        };
+        let inner = details.register_shutdown.clone();
+        let d = ConnectionDetails {
+            uri: details.uri,
+            addrs: details.addrs.clone(),
+            config: details.config,
+            request_level: details.request_level,
+            resolver: details.resolver,
+            now: details.now,
+            timeout: details.timeout,
+            current_time: details.current_time.clone(),
+            run_connector: details.run_connector.clone(),
+            register_shutdown: Arc::new(move |h: SocketHandle| {
+                cancel.register(h.clone());
+                inner(h)
+            }),
+        };
+        self.0.connect(&d, chained)
+    }
+}
+
+/// One provider's agent and settings.
+struct Handle {
+    cfg: ProviderConfig,
+    agent: ureq::Agent,
+}
+
+struct Job {
+    handle: Arc<Handle>,
+    req: Request,
+    tx: smol::channel::Sender<Result<Event, ProviderError>>,
+    cancel: Arc<Cancel>,
+}
+
+/// The provider registry and its worker threads.
+pub struct Providers {
+    handles: Vec<Arc<Handle>>,
+    tx: SyncSender<Job>,
+    queue: usize,
+    stream_buffer: usize,
+    /// Counters for `status`.
+    pub stats: Arc<Stats>,
+}
+
+/// What a worker needs from `Limits`.
+#[derive(Clone, Copy)]
+struct Caps {
+    max_response_bytes: usize,
+    max_line_bytes: usize,
+}
+
+impl Providers {
+    /// Builds the agents and starts `limits.provider_workers` threads.
+    pub fn start(models: &ModelsConfig, limits: &Limits) -> std::io::Result<Providers> {
+        let handles = models
+            .providers
+            .iter()
+            .map(|p| {
+                Arc::new(Handle {
+                    agent: agent_for(p, limits),
+                    cfg: p.clone(),
+                })
+            })
+            .collect();
+        let (tx, rx) = sync_channel::<Job>(limits.provider_queue);
+        let rx = Arc::new(Mutex::new(rx));
+        let stats = Arc::new(Stats::default());
+        let caps = Caps {
+            max_response_bytes: limits.provider_max_response_bytes,
+            max_line_bytes: limits.provider_max_line_bytes,
+        };
+        for i in 0..limits.provider_workers {
+            let (rx, stats) = (Arc::clone(&rx), Arc::clone(&stats));
+            std::thread::Builder::new()
+                .name(format!("provider-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || work(&rx, &stats, caps))?;
+        }
+        Ok(Providers {
+            handles,
+            tx,
+            queue: limits.provider_queue,
+            stream_buffer: limits.provider_stream_buffer,
+            stats,
+        })
+    }
+
+    /// Queues a request to `provider`; `Busy` at once when the queue is full.
+    pub fn call(&self, provider: &str, req: Request) -> Result<Call, ProviderError> {
+        let handle = self
+            .handles
+            .iter()
+            .find(|h| h.cfg.id == provider)
+            .ok_or_else(|| ProviderError::Unknown(provider.to_string()))?;
+        let (tx, rx) = smol::channel::bounded(self.stream_buffer);
+        let cancel = Arc::new(Cancel::default());
+        let job = Job {
+            handle: Arc::clone(handle),
+            req,
+            tx,
+            cancel: Arc::clone(&cancel),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {
+                Stats::add(&self.stats.calls, 1);
+                Ok(Call { events: rx, cancel })
+            }
+            Err(TrySendError::Full(_)) => {
+                Stats::add(&self.stats.shed, 1);
+                Err(ProviderError::Busy { cap: self.queue })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                Err(ProviderError::Connect("provider workers are gone".into()))
+            }
+        }
+    }
+}
+
+fn agent_for(p: &ProviderConfig, l: &Limits) -> ureq::Agent {
+    let ms = Duration::from_millis;
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .max_response_header_size(64 * 1024)
+        .user_agent(format!("openclaw-edge/{}", env!("CARGO_PKG_VERSION")))
+        .proxy(proxy_for(p, &|k| std::env::var(k).ok()))
+        .timeout_global(Some(ms(l.provider_timeout_ms)))
+        .timeout_resolve(Some(ms(l.provider_connect_timeout_ms)))
+        .timeout_connect(Some(ms(l.provider_connect_timeout_ms)))
+        .timeout_send_request(Some(ms(l.provider_read_timeout_ms)))
+        .timeout_send_body(Some(ms(l.provider_read_timeout_ms)))
+        .timeout_recv_response(Some(ms(l.provider_read_timeout_ms)))
+        .timeout_per_read(Some(ms(l.provider_read_timeout_ms)))
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        Tracked(DefaultConnector::new()),
+        DefaultResolver::default(),
+    )
+}
+
+/// The proxy for a provider: none for a local one; else `HTTPS_PROXY` (https) or `HTTP_PROXY`
+/// (http), then `ALL_PROXY`, unless `NO_PROXY` names the host.
+fn proxy_for(p: &ProviderConfig, env: &dyn Fn(&str) -> Option<String>) -> Option<ureq::Proxy> {
+    if p.local {
+        return None;
+    }
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
+    };
+    let https = p.url.starts_with("https://");
+    let chosen = if https {
+        var(&["HTTPS_PROXY", "https_proxy"])
+    } else {
+        var(&["HTTP_PROXY", "http_proxy"])
+    }
+    .or_else(|| var(&["ALL_PROXY", "all_proxy"]))?;
+    let host = host_of(&p.url);
+    if let Some(no) = var(&["NO_PROXY", "no_proxy"])
+        && no_proxy_matches(&no, &host)
+    {
+        return None;
+    }
+    match ureq::Proxy::new(&chosen) {
+        Ok(proxy) => Some(proxy),
+        Err(e) => {
+            log::warn!("provider {}: ignoring unusable proxy setting: {e}", p.id);
+            None
+        }
+    }
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let auth = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let auth = auth.rsplit('@').next().unwrap_or(auth);
+    match auth.strip_prefix('[') {
+        Some(h) => h.split(']').next().unwrap_or(h).to_ascii_lowercase(),
+        None => auth.split(':').next().unwrap_or(auth).to_ascii_lowercase(),
+    }
+}
+
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    list.split(',').map(str::trim).any(|e| {
+        let e = e
+            .trim_start_matches("*.")
+            .trim_start_matches('.')
+            .to_ascii_lowercase();
+        e == "*" || (!e.is_empty() && (host == e || host.ends_with(&format!(".{e}"))))
+    })
+}
+
+fn work(rx: &Mutex<Receiver<Job>>, stats: &Stats, caps: Caps) {
+    loop {
+        let job = {
+            let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            }
+        };
+        if job.cancel.is_cancelled() || job.tx.is_closed() {
+            continue;
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(&job.cancel)));
+        let result = run(&job, stats, caps);
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        let result = match result {
+            Err(_) if job.cancel.is_cancelled() => Err(ProviderError::Cancelled),
+            other => other,
+        };
+        if result.is_err() {
+            Stats::add(&stats.failures, 1);
+        }
+        let _ = job.tx.send_blocking(result.map(Event::Done));
+    }
+}
+
+/// Runs one request; deltas go to `job.tx` as they arrive.
+fn run(job: &Job, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError> {
+    let p = &job.handle.cfg;
+    let body = serde_json::to_vec(&openai::body(p, &job.req))
+        .map_err(|e| ProviderError::Malformed(format!("request body: {e}")))?;
+    let mut rb = job
+        .handle
+        .agent
+        .post(&p.url)
+        .header("Content-Type", "application/json")
+        .header(
+            "Accept",
+            if p.stream {
+                "text/event-stream, application/json"
+            } else {
+                "application/json"
+            },
+        );
+    if let Some(key) = &p.api_key {
+        rb = rb.header(
+            p.auth_header.as_str(),
+            format!("{}{}", p.auth_prefix, key.expose()),
+        );
+    }
+    for (k, v) in &p.headers {
+        rb = rb.header(k.as_str(), v.as_str());
+    }
+    let resp = rb.send(&body[..]).map_err(map_err)?;
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let event_stream = header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"));
+    let retry = openai::retry_after(
+        header("retry-after").as_deref(),
+        header("retry-after-ms").as_deref(),
+    );
+    let mut reader = resp.into_body().into_reader();
+    if !(200..300).contains(&status) {
+        let bytes = read_capped(&mut reader, 64 * 1024, stats).unwrap_or_default();
+        let (message, api_code) = openai::error_body(&bytes);
+        return Err(if status == 429 {
+            ProviderError::RateLimited {
+                retry_after_ms: retry,
+                message,
+            }
+        } else {
+            ProviderError::Status {
+                code: status,
+                message,
+                api_code,
+                retry_after_ms: retry,
+            }
+        });
+    }
+    let mut c = if event_stream {
+        read_stream(job, &mut reader, stats, caps)?
+    } else {
+        let bytes = read_capped(&mut reader, caps.max_response_bytes, stats)?;
+        openai::parse_json(&bytes)?
+    };
+    c.status = status;
+    Ok(c)
+}
+
+fn read_stream(
+    job: &Job,
+    reader: &mut impl Read,
+    stats: &Stats,
+    caps: Caps,
+) -> Result<Completion, ProviderError> {
+    let mut parser = SseParser::new(caps.max_line_bytes);
+    let mut state = StreamState::default();
+    let mut pending = String::new();
+    let mut total = 0usize;
+    let mut buf = [0u8; 4096];
+    loop {
+        if job.cancel.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return Err(map_io(e, state.saw_done || state.finished)),
+        };
+        total += n;
+        Stats::add(&stats.bytes_in, n as u64);
+        if total > caps.max_response_bytes {
+            return Err(ProviderError::TooLarge {
+                max: caps.max_response_bytes,
+            });
+        }
+        let mut on_event = |ev: Sse| -> Result<(), ProviderError> {
+            match ev {
+                Sse::Done => state.saw_done = true,
+                Sse::Data(d) => {
+                    if let Some(t) = state.apply(&d)? {
+                        pending.push_str(&t);
+                    }
+                }
+            }
+            Ok(())
+        };
+        parser.feed(&buf[..n], &mut on_event)?;
+        if !pending.is_empty() {
+            // Never wait on a slow executor here: merge text until the channel has room.
+            match job
+                .tx
+                .try_send(Ok(Event::Delta(std::mem::take(&mut pending))))
+            {
+                Ok(()) => {}
+                Err(smol::channel::TrySendError::Full(Ok(Event::Delta(back)))) => pending = back,
+                Err(_) => return Err(ProviderError::Cancelled),
+            }
+        }
+        if state.saw_done {
+            break;
+        }
+    }
+    parser.finish(&mut |ev| {
+        if let Sse::Data(d) = ev
+            && let Some(t) = state.apply(&d)?
+        {
+            pending.push_str(&t);
+        }
+        Ok(())
+    })?;
+    if !state.saw_done && !state.finished {
+        return Err(ProviderError::Closed(
+            "stream ended without [DONE] or finish_reason".into(),
+        ));
+    }
+    if !pending.is_empty() && job.tx.send_blocking(Ok(Event::Delta(pending))).is_err() {
+        return Err(ProviderError::Cancelled);
+    }
+    Ok(state.finish())
+}
+
+fn read_capped(r: &mut impl Read, max: usize, stats: &Stats) -> Result<Vec<u8>, ProviderError> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = r.read(&mut buf).map_err(|e| map_io(e, false))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        Stats::add(&stats.bytes_in, n as u64);
+        if out.len() + n > max {
+            return Err(ProviderError::TooLarge { max });
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn map_io(e: std::io::Error, complete: bool) -> ProviderError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut | K::WouldBlock => ProviderError::Timeout("read"),
+        _ if complete => ProviderError::Closed(format!("after the answer: {e}")),
+        _ => {
+            // ureq wraps its own errors (timeouts included) in io::Error when reading bodies.
+            if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+                return map_err(clone_err(inner));
+            }
+            ProviderError::Closed(e.to_string())
+        }
+    }
+}
+
+fn clone_err(e: &ureq::Error) -> ureq::Error {
+    match e {
+        ureq::Error::Timeout(t) => ureq::Error::Timeout(*t),
+        other => ureq::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+fn map_err(e: ureq::Error) -> ProviderError {
+    use ureq::Error as E;
+    match e {
+        E::Timeout(t) => ProviderError::Timeout(match t {
+            ureq::Timeout::Resolve | ureq::Timeout::Connect => "connect",
+            ureq::Timeout::RecvResponse => "response",
+            ureq::Timeout::Global | ureq::Timeout::PerCall => "request",
+            _ => "read",
+        }),
+        E::HostNotFound => ProviderError::Connect("host not found".into()),
+        E::ConnectionFailed => ProviderError::Connect("connection failed".into()),
+        E::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                ProviderError::Connect("connection refused".into())
+            }
+            std::io::ErrorKind::TimedOut => ProviderError::Timeout("read"),
+            _ => ProviderError::Closed(io.to_string()),
+        },
+        E::Tls(t) => ProviderError::Connect(format!("tls: {t}")),
+        other => ProviderError::Connect(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_rules() {
+        assert!(no_proxy_matches(
+            "localhost,.example.com",
+            "api.example.com"
+        ));
+        assert!(no_proxy_matches("*", "x"));
+        assert!(!no_proxy_matches("example.com", "example.org"));
+        assert_eq!(host_of("https://u:p@API.x.com:8443/v1?q"), "api.x.com");
+        assert_eq!(host_of("http://[::1]:8080/v1"), "::1");
+    }
+}
