@@ -719,3 +719,170 @@ fn agent_methods_answer_with_real_state() {
     );
     assert!(eventually(Duration::from_secs(2), || fake.request_count() == 1));
 }
+
+/// The final `chat` event (final/error/aborted) of each run in `runs`, read from one client.
+fn outcomes(c: &mut Client, runs: &[String]) -> Vec<Value> {
+    let mut got: Vec<Option<Value>> = vec![None; runs.len()];
+    while got.iter().any(Option::is_none) {
+        let v = c.ws.next_json();
+        if v["event"] != "chat" {
+            continue;
+        }
+        let p = &v["payload"];
+        if !matches!(p["state"].as_str(), Some("final" | "error" | "aborted")) {
+            continue;
+        }
+        if let Some(i) = runs.iter().position(|r| p["runId"] == r.as_str()) {
+            got[i] = Some(p.clone());
+        }
+    }
+    got.into_iter().map(Option::unwrap).collect()
+}
+
+#[test]
+fn a_full_provider_queue_sheds_runs_with_a_clear_error() {
+    let fake = FakeOpenAi::start();
+    fake.set_default(Behavior::Text {
+        text: "slow answer".into(),
+        chunks: 2,
+        delay_ms: 400,
+    });
+    let cfg = config(
+        &[("fake", fake.base_url(), "")],
+        "fake/m",
+        &[],
+        "[runtime.selfHealing]\nmaxAttempts = 1\n\
+         [limits]\nprovider_workers = 1\nprovider_queue = 1\nmax_concurrent_runs = 4\n",
+    );
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client(&ALL_SCOPES);
+    let runs: Vec<String> = (0..4)
+        .map(|i| send(&mut c, &format!("s{i}"), "hi"))
+        .collect();
+    let out = outcomes(&mut c, &runs);
+    let ok = out.iter().filter(|p| p["state"] == "final").count();
+    let shed = out
+        .iter()
+        .filter(|p| {
+            p["state"] == "error"
+                && p["errorMessage"]
+                    .as_str()
+                    .unwrap()
+                    .contains("provider queue full")
+        })
+        .count();
+    assert_eq!(ok + shed, 4, "{out:?}");
+    assert!(
+        ok >= 2 && shed >= 1,
+        "one running, one queued, the rest shed: {out:?}"
+    );
+    let st = c.call("status", None).unwrap();
+    assert_eq!(st["agent"]["providers"]["shed"], shed as u64);
+    assert!(
+        fake.request_count() <= ok,
+        "shed runs never reached the provider"
+    );
+}
+
+#[test]
+fn pending_approvals_are_bounded() {
+    let fake = FakeOpenAi::start();
+    fake.set_default(Behavior::ToolCall {
+        name: "write".into(),
+        arguments: r#"{"path":"x.txt","content":"hi"}"#.into(),
+    });
+    let cfg = config(
+        &[("fake", fake.base_url(), "")],
+        "fake/m",
+        &[],
+        "[limits]\nmax_pending_approvals = 1\napproval_timeout_ms = 3000\nmax_tool_iterations = 2\n",
+    );
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client(&ALL_SCOPES);
+    let runs: Vec<String> = (0..2)
+        .map(|i| send(&mut c, &format!("w{i}"), "write"))
+        .collect();
+    // Both runs end at the iteration cap; one waited for (and timed out on) an operator, the
+    // other was refused at once because one request was already pending.
+    let out = outcomes(&mut c, &runs);
+    assert!(out.iter().all(|p| p["state"] == "error"), "{out:?}");
+    let sent = fake.requests();
+    let results: Vec<String> = sent
+        .iter()
+        .filter_map(|r| {
+            r.body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["role"] == "tool")
+                .map(|m| m["content"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(
+        results.iter().any(|t| t.contains("(overloaded)")),
+        "{results:?}"
+    );
+    assert!(
+        results.iter().any(|t| t.contains("(timeout)")),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn the_prompt_is_bounded_by_message_count_and_bytes() {
+    let fake = FakeOpenAi::start();
+    let cfg = config(
+        &[("fake", fake.base_url(), "")],
+        "fake/m",
+        &[],
+        "[limits]\nprompt_max_messages = 3\n",
+    );
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client(&ALL_SCOPES);
+    for i in 0..10 {
+        c.call(
+            "chat.inject",
+            Some(json!({"sessionKey": "main", "message": format!("note {i}")})),
+        )
+        .unwrap();
+    }
+    let run = send(&mut c, "main", "latest");
+    run_events(&mut c, &run);
+    let msgs = fake.requests()[0].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(msgs.len(), 4, "system + the 3 newest: {msgs:?}");
+    assert_eq!(msgs[3]["content"], "latest");
+    assert_eq!(msgs[1]["content"], "note 8");
+
+    // A byte budget smaller than the history keeps only what fits (newest first).
+    let fake = FakeOpenAi::start();
+    let cfg = config(
+        &[("fake", fake.base_url(), "")],
+        "fake/m",
+        &[],
+        "[limits]\nprompt_max_bytes = 1024\n",
+    );
+    let gw = Gateway::start(&cfg);
+    let mut c = gw.client(&ALL_SCOPES);
+    for _ in 0..10 {
+        c.call(
+            "chat.inject",
+            Some(json!({"sessionKey": "main", "message": "x".repeat(300)})),
+        )
+        .unwrap();
+    }
+    let run = send(&mut c, "main", "short");
+    run_events(&mut c, &run);
+    let msgs = fake.requests()[0].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        msgs.len() < 6,
+        "about 1 KiB of history: {} messages",
+        msgs.len()
+    );
+    assert_eq!(msgs.last().unwrap()["content"], "short");
+}

@@ -136,6 +136,8 @@ pub const DEFAULT_PROMPT_MAX_MESSAGES: usize = 40;
 pub const DEFAULT_PROMPT_MAX_BYTES: usize = 32768;
 /// Finished runs remembered for `agent.wait` and `agent` finals.
 pub const DEFAULT_RUN_RESULTS: usize = 64;
+/// Entries one `list` call shows (sorted); the rest are only counted.
+pub const DEFAULT_TOOL_MAX_LIST_ENTRIES: usize = 200;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +269,8 @@ pub struct Limits {
     pub prompt_max_bytes: usize,
     /// Finished runs remembered.
     pub run_results: usize,
+    /// Entries one `list` shows.
+    pub tool_max_list_entries: usize,
 }
 
 impl Default for Limits {
@@ -335,6 +339,7 @@ impl Default for Limits {
             prompt_max_messages: DEFAULT_PROMPT_MAX_MESSAGES,
             prompt_max_bytes: DEFAULT_PROMPT_MAX_BYTES,
             run_results: DEFAULT_RUN_RESULTS,
+            tool_max_list_entries: DEFAULT_TOOL_MAX_LIST_ENTRIES,
         }
     }
 }
@@ -467,6 +472,11 @@ impl Limits {
         at_least("prompt_max_messages", self.prompt_max_messages as u64, 1)?;
         at_least("prompt_max_bytes", self.prompt_max_bytes as u64, 1024)?;
         at_least("run_results", self.run_results as u64, 1)?;
+        at_least(
+            "tool_max_list_entries",
+            self.tool_max_list_entries as u64,
+            1,
+        )?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.
         if self.outbound_queue < self.max_inflight_per_conn * 2 {
