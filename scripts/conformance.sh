@@ -407,6 +407,43 @@ kill -TERM "$CLI_SERVER_PID" 2>/dev/null
 wait_exit cli-server "$CLI_SERVER_PID"
 
 # ---------------------------------------------------------------------------------------------------
+# 4b. the real TUI: a streamed reply renders token by token and the TUI goes back to idle.
+# The fake provider streams 6 tokens 150 ms apart: a reply that lands in a few milliseconds
+# races the TUI's own chat.send bookkeeping (it then shows "waiting" forever; seen with the
+# instant echo reply, not with our server's event order, which matches upstream's).
+
+section "real OpenClaw TUI (pty via script) against a streaming provider"
+if command -v script >/dev/null 2>&1; then
+    "$FAKE_BIN" --default tokens:6:150 >"$T/fake-tui.out" 2>"$T/fake-tui.err" </dev/null &
+    SERVER_PIDS+=("$!")
+    TUI_FAKE_URL=""
+    for ((i = 0; i < READY_TIMEOUT_SECS * 10; i++)); do
+        line=$(head -n 1 "$T/fake-tui.out" 2>/dev/null)
+        if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+/v1)$ ]]; then TUI_FAKE_URL=${BASH_REMATCH[1]}; break; fi
+        sleep 0.1
+    done
+    [[ -n "$TUI_FAKE_URL" ]] || die "second fake provider did not start"
+    printf '[agent]\nmodel = "local/slow"\n[models.providers.local]\nbaseUrl = "%s"\n' "$TUI_FAKE_URL" >"$T/tui-server.toml"
+    start_server tui-server "$T/tui-server.toml"
+    TUI_SERVER_PID=$SERVER_PID
+    TUI_URL="ws://127.0.0.1:$SERVER_PORT"
+    env "${CLI_ENV[@]}" timeout -k 5 30 script -qfec \
+        "$OC tui --url $TUI_URL --token $TOK --message 'hello from the tui'" "$T/tui.log" >/dev/null 2>&1 </dev/null
+    # Strip terminal escapes, then look for the streamed tokens and the idle status.
+    sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1b\][^\x07]*\x07//g' "$T/tui.log" | tr -s ' \r' >"$T/tui.txt"
+    grep -q "t0 t1 t2 t3 t4 t5" "$T/tui.txt"
+    record "tui: streamed reply rendered (t0 … t5)" $? "$(grep -o 't0 t1[^]]*' "$T/tui.txt" | tail -n 1 | cut -c1-60)"
+    grep -q " idle" "$T/tui.txt"
+    record "tui: back to idle after the final" $? "$(grep -c ' idle' "$T/tui.txt") idle status line(s)"
+    grep -q "tokens [0-9]" "$T/tui.txt"
+    record "tui: status bar shows token usage" $? "$(grep -o 'tokens [0-9]*' "$T/tui.txt" | tail -n 1)"
+    kill -TERM "$TUI_SERVER_PID" 2>/dev/null
+    wait_exit tui-server "$TUI_SERVER_PID"
+else
+    record "tui: util-linux script available" 1 "install util-linux (bsdutils) for the pty"
+fi
+
+# ---------------------------------------------------------------------------------------------------
 # 5. scripted session, recorded and validated against the upstream schema
 
 section "scripted session (tick_interval_ms=$TICK_MS), every frame recorded"
@@ -443,7 +480,7 @@ log "real client: $OPENCLAW_PKG (node $NODE_VERSION); schema: $PROTOCOL_PKG; ser
 log "checks: $PASSED passed, $FAILED failed; $((SECONDS - START_SECS))s"
 if [[ "$FAILED" -gt 0 ]]; then
     for n in "${FAILED_NAMES[@]}"; do log "  FAILED: $n"; done
-    for s in cli-server session-server; do
+    for s in cli-server tui-server session-server; do
         [[ -f "$T/$s.err" ]] && { log "--- $s log (last 15 lines):"; tail -n 15 "$T/$s.err"; }
     done
     log "RESULT: FAIL"

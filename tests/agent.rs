@@ -182,6 +182,11 @@ fn streamed_reply_reaches_the_client_as_ordered_deltas_then_final() {
     assert_eq!(m["models"][0]["name"], "M One");
     assert_eq!(m["models"][0]["contextWindow"], 8192);
     assert_eq!(m["models"][0]["provider"], "fake");
+    // List defaults name the primary model (the TUI shows it before the first reply).
+    let l = c.call("sessions.list", Some(json!({"limit": 1}))).unwrap();
+    assert_eq!(l["defaults"]["model"], "m1");
+    assert_eq!(l["defaults"]["modelProvider"], "fake");
+    assert_eq!(l["defaults"]["contextTokens"], 8192);
     // config.get masks the key.
     let cfg = c.call("config.get", None).unwrap().to_string();
     assert!(
@@ -694,6 +699,24 @@ fn agent_methods_answer_with_real_state() {
         )
         .unwrap();
     assert_eq!(w["status"], "timeout");
+    // Our own CLI waits for the final of `agent` (the first answer is only `accepted`).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
+        .args([
+            "call",
+            "--url",
+            &gw.url(),
+            "--token",
+            &gw.token,
+            "--json",
+            "--params",
+        ])
+        .arg(json!({"message": "from the cli", "idempotencyKey": "cli-run-1"}).to_string())
+        .arg("agent")
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["result"]["payloads"][0]["text"], "echo: from the cli");
     let e = c
         .call(
             "send",
@@ -717,7 +740,7 @@ fn agent_methods_answer_with_real_state() {
             .unwrap()
             .contains("unknown provider")
     );
-    assert!(eventually(Duration::from_secs(2), || fake.request_count() == 1));
+    assert!(eventually(Duration::from_secs(2), || fake.request_count() == 2));
 }
 
 /// The final `chat` event (final/error/aborted) of each run in `runs`, read from one client.
@@ -756,10 +779,12 @@ fn a_full_provider_queue_sheds_runs_with_a_clear_error() {
     );
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
+    // Events are read on a second connection: `send` skips events while it waits for answers.
+    let mut events = gw.client(&ALL_SCOPES);
     let runs: Vec<String> = (0..4)
         .map(|i| send(&mut c, &format!("s{i}"), "hi"))
         .collect();
-    let out = outcomes(&mut c, &runs);
+    let out = outcomes(&mut events, &runs);
     let ok = out.iter().filter(|p| p["state"] == "final").count();
     let shed = out
         .iter()
@@ -799,12 +824,14 @@ fn pending_approvals_are_bounded() {
     );
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
+    // Events are read on a second connection: `send` skips events while it waits for answers.
+    let mut events = gw.client(&ALL_SCOPES);
     let runs: Vec<String> = (0..2)
         .map(|i| send(&mut c, &format!("w{i}"), "write"))
         .collect();
     // Both runs end at the iteration cap; one waited for (and timed out on) an operator, the
     // other was refused at once because one request was already pending.
-    let out = outcomes(&mut c, &runs);
+    let out = outcomes(&mut events, &runs);
     assert!(out.iter().all(|p| p["state"] == "error"), "{out:?}");
     let sent = fake.requests();
     let results: Vec<String> = sent

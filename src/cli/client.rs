@@ -245,7 +245,11 @@ async fn exchange(
         req["params"] = p;
     }
     send(&mut ws, req).await?;
-    let res = wait_res(&mut ws, "2").await?;
+    let mut res = wait_res(&mut ws, "2").await?;
+    // `agent` answers twice on one id: `accepted`, then the final (upstream's expect-final).
+    if res["ok"] == true && res["payload"]["status"] == "accepted" {
+        res = wait_res(&mut ws, "2").await?;
+    }
     let _ = ws.close(None).await;
     if res["ok"] == true {
         Ok(res.get("payload").cloned().unwrap_or(Value::Null))

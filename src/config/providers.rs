@@ -295,6 +295,16 @@ impl ModelsConfig {
         Ok(r)
     }
 
+    /// `(provider, model, context window)` of the primary candidate, for list `defaults`.
+    pub fn primary(&self) -> Option<(&str, &str, Option<u64>)> {
+        let c = self.candidates.first()?;
+        let window = self
+            .provider(&c.provider)
+            .and_then(|p| p.models.iter().find(|m| m.id == c.model))
+            .and_then(|m| m.context_window);
+        Some((c.provider.as_str(), c.model.as_str(), window))
+    }
+
     /// Every API key (for redaction).
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.providers

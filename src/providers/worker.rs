@@ -125,7 +125,7 @@ impl Providers {
             let (rx, stats) = (Arc::clone(&rx), Arc::clone(&stats));
             std::thread::Builder::new()
                 .name(format!("provider-{i}"))
-                .stack_size(256 * 1024)
+                .stack_size(512 * 1024)
                 .spawn(move || work(&rx, &stats, caps))?;
         }
         Ok(Providers {
@@ -478,6 +478,51 @@ fn map_err(e: ureq::Error) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn provider(url: &str, local: bool) -> ProviderConfig {
+        let toml = format!(
+            "[models.providers.p]\nbaseUrl = \"{url}\"\nlocal = {local}\nallowUnauthenticated = true\n"
+        );
+        let cfg = crate::config::Config::from_parts(
+            None,
+            None,
+            &toml,
+            "t",
+            &crate::config::Overrides::default(),
+            &|_| None,
+        )
+        .expect("test config loads");
+        cfg.models.provider("p").expect("provider p").clone()
+    }
+
+    #[test]
+    fn proxies_come_from_the_environment_but_never_for_local_providers() {
+        let env = |k: &str| match k {
+            "HTTPS_PROXY" => Some("http://proxy.lan:3128".to_string()),
+            "NO_PROXY" => Some("internal.example,.corp".to_string()),
+            _ => None,
+        };
+        let cloud = provider("https://api.example.com/v1", false);
+        assert!(
+            proxy_for(&cloud, &env).is_some(),
+            "HTTPS_PROXY used for https"
+        );
+        assert!(
+            proxy_for(&provider("http://api.example.com/v1", false), &env).is_none(),
+            "no HTTP_PROXY set"
+        );
+        assert!(
+            proxy_for(&provider("https://x.corp/v1", false), &env).is_none(),
+            "NO_PROXY suffix"
+        );
+        assert!(proxy_for(&provider("https://internal.example/v1", false), &env).is_none());
+        assert!(
+            proxy_for(&provider("http://127.0.0.1:8080/v1", true), &env).is_none(),
+            "local: never"
+        );
+        let all = |k: &str| (k == "ALL_PROXY").then(|| "http://proxy.lan:3128".to_string());
+        assert!(proxy_for(&provider("http://api.example.com/v1", false), &all).is_some());
+    }
 
     #[test]
     fn no_proxy_rules() {

@@ -124,12 +124,13 @@ pub fn changed(ctx: &Ctx, key: &str, reason: &str, session_id: Option<&str>) {
     ctx.hub.emit_sessions_changed(&p);
 }
 
-/// `defaults` of list results: no model provider is configured yet, so model fields are null.
-fn defaults() -> Value {
+/// `defaults` of list results: the agent's primary model (null fields without one).
+fn defaults(ctx: &Ctx) -> Value {
+    let primary = ctx.config.models.primary();
     json!({
-        "modelProvider": null,
-        "model": null,
-        "contextTokens": null,
+        "modelProvider": primary.map(|p| p.0),
+        "model": primary.map(|p| p.1),
+        "contextTokens": primary.and_then(|p| p.2),
         "thinkingDefault": "off",
         "thinkingLevels": ["off", "minimal", "low", "medium", "high", "xhigh"],
     })
@@ -256,7 +257,7 @@ pub async fn list(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
         "limitApplied": limit,
         "offset": offset,
         "hasMore": has_more,
-        "defaults": defaults(),
+        "defaults": defaults(ctx),
         "sessions": sessions,
     });
     if has_more {

@@ -94,7 +94,11 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
         "sessions": {
             "paths": [summary["path"]],
             "count": summary["count"],
-            "defaults": {"model": null, "contextTokens": null},
+            "defaults": {
+                "model": ctx.config.models.primary().map(|p| p.1),
+                "modelProvider": ctx.config.models.primary().map(|p| p.0),
+                "contextTokens": ctx.config.models.primary().and_then(|p| p.2),
+            },
             "recent": summary["recent"],
             "byAgent": []
         },
