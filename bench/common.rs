@@ -1,8 +1,8 @@
-//! Shared pieces of the benchmarks (`gateway.rs`, `sessions.rs`): the server process under test,
-//! a small synchronous protocol client, `/proc` readings, host facts and table helpers.
+//! Shared pieces of the benchmarks (`gateway.rs`, `sessions.rs`, `chat.rs`): the server process
+//! under test, a small synchronous protocol client, `/proc` readings, host facts and table helpers.
 //!
 //! Included by each bench with `#[path = "common.rs"] mod common;`. Each bench uses a subset, so
-//! unused items are allowed here rather than warned about in one of the two builds.
+//! unused items are allowed here rather than warned about in one of the builds.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -46,6 +46,9 @@ pub struct Stop {
     pub code: Option<i32>,
     pub how: String,
     pub took: Duration,
+    /// WARN and ERROR lines in the server's log.
+    pub log_warn: usize,
+    pub log_err: usize,
 }
 
 #[derive(Debug)]
@@ -80,20 +83,22 @@ impl Ev {
     }
 }
 
+/// The `p` quantile (0.0–1.0, nearest rank) of `sorted` (ascending); 0 when it is empty.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
 pub fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
     v.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if v.is_empty() {
-            return 0;
-        }
-        let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
-        v[rank - 1]
-    };
     Lat {
         calls: v.len(),
         wall,
-        p50: pct(0.50),
-        p99: pct(0.99),
+        p50: percentile(&v, 0.50),
+        p99: percentile(&v, 0.99),
         max: v.last().copied().unwrap_or(0),
         slow: v.iter().filter(|&&x| x >= 10_000_000).count(),
     }
@@ -248,10 +253,13 @@ impl Server {
         if let Some(h) = self.drain.take() {
             let _ = h.join();
         }
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
         Ok(Stop {
             code: status.and_then(|s| s.code()),
             how,
             took,
+            log_warn: log.lines().filter(|l| l.contains("WARN")).count(),
+            log_err: log.lines().filter(|l| l.contains("ERROR")).count(),
         })
     }
 
@@ -298,8 +306,14 @@ pub struct Frame {
 }
 
 impl Conn {
-    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`.
+    /// TCP connect, WebSocket upgrade, `connect.challenge`, `connect` → `hello-ok`
+    /// (scope `operator.read`).
     pub fn open(port: u16, token: &str, io: Duration) -> R<Conn> {
+        Conn::open_scoped(port, token, io, &["operator.read"])
+    }
+
+    /// Like `open`, asking for `scopes` (e.g. `operator.write` for `chat.send`).
+    pub fn open_scoped(port: u16, token: &str, io: Duration, scopes: &[&str]) -> R<Conn> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
             .map_err(|e| format!("connect: {e}"))?;
@@ -329,7 +343,7 @@ impl Conn {
             "params": {
                 "minProtocol": 4, "maxProtocol": 4,
                 "client": {"id": "cli", "version": "1", "platform": "linux", "mode": "cli"},
-                "role": "operator", "scopes": ["operator.read"],
+                "role": "operator", "scopes": scopes,
                 "auth": {"token": token}
             }
         });
@@ -369,11 +383,7 @@ impl Conn {
                     break;
                 }
                 Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    break;
-                }
+                Err(e) if is_timeout(&e) => break,
                 Err(e) => {
                     res = Err(format!("read: {e}"));
                     break;
@@ -441,6 +451,12 @@ impl Conn {
     }
 }
 
+/// Whether a read failed only because the socket's read timeout passed (no frame came).
+pub fn is_timeout(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(e)
+        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
+}
+
 pub fn clip(s: &str) -> String {
     s.chars().take(300).collect()
 }
@@ -481,20 +497,57 @@ pub fn kv_file(path: &str) -> R<HashMap<String, u64>> {
     Ok(m)
 }
 
+/// Memory and threads of process `pid` from `/proc/PID/status` and `smaps_rollup` (Pss_Anon).
 pub fn mem(pid: u32) -> R<Mem> {
-    let st = kv_file(&format!("/proc/{pid}/status"))?;
+    let m = status_mem(pid)?;
     let sm = kv_file(&format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let g = |m: &HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
     Ok(Mem {
-        rss: g(&st, "VmRSS"),
-        hwm: g(&st, "VmHWM"),
-        rss_anon: g(&st, "RssAnon"),
-        file: g(&st, "RssFile") + g(&st, "RssShmem"),
-        pss_anon: g(&sm, "Pss_Anon"),
-        threads: g(&st, "Threads"),
+        pss_anon: sm.get("Pss_Anon").copied().unwrap_or(0),
+        ..m
     })
 }
 
+/// Like `mem`, from `/proc/PID/status` alone (cheaper, for frequent sampling): `pss_anon` is 0.
+pub fn status_mem(pid: u32) -> R<Mem> {
+    let st = kv_file(&format!("/proc/{pid}/status"))?;
+    let g = |k: &str| st.get(k).copied().unwrap_or(0);
+    Ok(Mem {
+        rss: g("VmRSS"),
+        hwm: g("VmHWM"),
+        rss_anon: g("RssAnon"),
+        file: g("RssFile") + g("RssShmem"),
+        pss_anon: 0,
+        threads: g("Threads"),
+    })
+}
+
+/// utime + stime of the whole process `pid`, in clock ticks (see `clk_tck`).
+pub fn cpu_ticks(pid: u32) -> R<u64> {
+    let p = format!("/proc/{pid}/stat");
+    let s = std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?;
+    let rest = s.rsplit_once(')').map(|(_, r)| r).ok_or("bad /proc stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': f[0] = state (field 3), so utime (14) = f[11], stime (15) = f[12].
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    Ok(n(11) + n(12))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 when it cannot be read).
+pub fn clk_tck() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(100)
+}
+
+/// The trimmed text of file `p` (empty when it cannot be read).
 pub fn read_trim(p: &str) -> String {
     std::fs::read_to_string(p)
         .map(|s| s.trim().to_string())
@@ -563,6 +616,52 @@ pub fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "MISS" }
 }
 
+/// A server stop as a table cell: `0 in 12.3 ms` (`signal` for no exit code), and how it was
+/// stopped when SIGTERM alone was not enough.
+pub fn stop_cell(st: &Stop) -> String {
+    format!(
+        "{} in {:.1} ms{}",
+        st.code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "signal".into()),
+        st.took.as_secs_f64() * 1000.0,
+        if st.how == "SIGTERM" {
+            String::new()
+        } else {
+            format!(" ({})", st.how)
+        }
+    )
+}
+
+/// Prints the report (`table`) and the line `{tag} {json}`, and writes that JSON (one line) to
+/// `json_out` when given.
+pub fn print_report(table: &str, tag: &str, j: &Value, json_out: Option<&Path>) -> R<()> {
+    println!("{table}");
+    let line = serde_json::to_string(j).unwrap_or_default();
+    println!("{tag} {line}");
+    if let Some(p) = json_out {
+        std::fs::write(p, format!("{line}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// The rows of a report table with five columns (figure, two values, target, status), for
+/// `markdown_table`.
+#[derive(Default)]
+pub struct Rows(pub Vec<[String; 5]>);
+
+impl Rows {
+    /// A row: the figure, its two values, the target and the status.
+    pub fn row(&mut self, figure: impl Into<String>, a: String, b: String, target: &str, st: &str) {
+        self.0.push([figure.into(), a, b, target.into(), st.into()]);
+    }
+
+    /// A row without a target: `–` as target and status.
+    pub fn info(&mut self, figure: impl Into<String>, a: String, b: String) {
+        self.row(figure, a, b, "–", "–");
+    }
+}
+
 /// A Markdown table with padded columns: the header row, the separator, then `rows`.
 pub fn markdown_table(head: [&str; 5], rows: &[[String; 5]]) -> String {
     let mut w = [0usize; 5];
@@ -620,9 +719,51 @@ pub struct RunInfo {
     pub git: String,
     /// Config file passed to the server, if any.
     pub config: Option<String>,
+    /// A `--quick` run (smaller or shorter than the full bench).
+    pub quick: bool,
 }
 
 impl RunInfo {
+    /// The facts known before a run of binary `bin` (with `--bin-note` and `--quick` of `f`,
+    /// and `config`); `load_end` stays empty until `Run::finish`.
+    pub fn start(bin: &Path, f: &Flags, config: Option<&Path>) -> RunInfo {
+        RunInfo {
+            date: utc_now(),
+            machine: machine_info(),
+            load_start: read_trim("/proc/loadavg"),
+            load_end: String::new(),
+            bin: bin.display().to_string(),
+            bin_note: f.bin_note.clone(),
+            version: bin_version(bin),
+            git: git_revision(),
+            config: config.map(|c| c.display().to_string()),
+            quick: f.quick,
+        }
+    }
+
+    /// The facts as the JSON fields every report has (`date` … `git`, `quick`; not `config`).
+    pub fn json(&self) -> serde_json::Map<String, Value> {
+        let j = json!({
+            "date": self.date, "machine": self.machine,
+            "load_start": self.load_start, "load_end": self.load_end,
+            "bin": self.bin, "bin_note": self.bin_note, "version": self.version, "git": self.git,
+            "quick": self.quick,
+        });
+        match j {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// `fields` (a JSON object) with the run facts of `json` added.
+    pub fn with_json(&self, fields: Value) -> Value {
+        let mut m = self.json();
+        if let Value::Object(f) = fields {
+            m.extend(f);
+        }
+        Value::Object(m)
+    }
+
     /// The report's heading and its date, machine, load, binary and profile lines.
     pub fn header(&self, title: &str) -> String {
         let mut out = format!("\n## {title}\n\n");
@@ -702,4 +843,204 @@ pub fn default_bin() -> R<PathBuf> {
     cands.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
         format!("no binary found (tried {cands:?}); pass --bin PATH or use bench/run.sh")
     })
+}
+
+// ------------------------------------------------------------------------------ command line
+
+/// A flag only some benches take, and how its value is read.
+#[derive(Debug, Clone, Copy)]
+pub enum Own {
+    /// `NAME N`: a whole number in `lo..=hi` (outside it is an error).
+    Num(&'static str, usize, usize),
+    /// `NAME N`: a whole number, clamped into `lo..=hi`.
+    Clamp(&'static str, usize, usize),
+    /// `NAME PATH`.
+    Path(&'static str),
+}
+
+impl Own {
+    fn name(&self) -> &'static str {
+        match *self {
+            Own::Num(n, ..) | Own::Clamp(n, ..) | Own::Path(n) => n,
+        }
+    }
+}
+
+/// A bench's command line: the flags every bench takes (`--bench`, which `cargo bench` adds,
+/// `-h`/`--help`, `--bin PATH`, `--quick`, `--bin-note TEXT`, `--json-out F`, `--keep`) and the
+/// values of its own flags (`Own`), read with `num` and `path`.
+#[derive(Default, Debug)]
+pub struct Flags {
+    pub bench_flag: bool,
+    pub help: bool,
+    pub bin: Option<PathBuf>,
+    pub quick: bool,
+    pub bin_note: Option<String>,
+    pub json_out: Option<PathBuf>,
+    pub keep: bool,
+    nums: HashMap<&'static str, usize>,
+    paths: HashMap<&'static str, PathBuf>,
+}
+
+impl Flags {
+    /// The value of the number flag `name` (`Own::Num`, `Own::Clamp`), when given.
+    pub fn num(&self, name: &str) -> Option<usize> {
+        self.nums.get(name).copied()
+    }
+
+    /// The value of the path flag `name` (`Own::Path`), when given.
+    pub fn path(&self, name: &str) -> Option<&Path> {
+        self.paths.get(name).map(PathBuf::as_path)
+    }
+}
+
+/// The value of flag `name`: the next word of `it` (`NAME needs a value` when there is none).
+fn flag_value(it: &mut std::slice::Iter<'_, String>, name: &str) -> R<String> {
+    it.next()
+        .cloned()
+        .ok_or_else(|| format!("{name} needs a value"))
+}
+
+/// The value `v` of flag `name` as a whole number (`NAME needs a number` when it is not one).
+fn flag_number(name: &str, v: &str) -> R<usize> {
+    v.parse().map_err(|_| format!("{name} needs a number"))
+}
+
+/// Parses the command line `raw` of a bench that takes the shared flags and `own`. The
+/// libtest-style flags cargo may pass and words that are no flag (a filter) are ignored; any
+/// other `--flag` is an error showing `usage`.
+pub fn parse_flags(raw: &[String], usage: &str, own: &[Own]) -> R<Flags> {
+    let mut f = Flags::default();
+    let mut it = raw.iter();
+    while let Some(s) = it.next() {
+        match s.as_str() {
+            "--bench" => f.bench_flag = true,
+            "-h" | "--help" => f.help = true,
+            "--quick" => f.quick = true,
+            "--keep" => f.keep = true,
+            "--bin" => f.bin = Some(flag_value(&mut it, s)?.into()),
+            "--bin-note" => f.bin_note = Some(flag_value(&mut it, s)?),
+            "--json-out" => f.json_out = Some(flag_value(&mut it, s)?.into()),
+            other => match own.iter().find(|o| o.name() == other) {
+                Some(&Own::Num(name, lo, hi)) => {
+                    let n = flag_number(name, &flag_value(&mut it, name)?)?;
+                    if n < lo || n > hi {
+                        return Err(format!("{name} must be {lo}..={hi}"));
+                    }
+                    f.nums.insert(name, n);
+                }
+                Some(&Own::Clamp(name, lo, hi)) => {
+                    let n = flag_number(name, &flag_value(&mut it, name)?)?;
+                    f.nums.insert(name, n.clamp(lo, hi));
+                }
+                Some(&Own::Path(name)) => {
+                    f.paths.insert(name, flag_value(&mut it, name)?.into());
+                }
+                None if matches!(
+                    other,
+                    "--nocapture" | "--exact" | "--ignored" | "--include-ignored" | "-q"
+                ) => {}
+                None if other.starts_with("--") => {
+                    return Err(format!("unknown flag {other}\n{usage}"));
+                }
+                None => {}
+            },
+        }
+    }
+    Ok(f)
+}
+
+/// The `main` of the bench `name` (flags: the shared ones and `own`): parses the command line
+/// (exit 2 on an error), prints `usage` for `--help`, does nothing without `--bench` or `--bin`
+/// (`cargo test --benches` and `--all-targets` run benches that way), else runs `run` (exit 1
+/// when it fails).
+pub fn bench_main(name: &str, usage: &str, own: &[Own], run: impl FnOnce(&Flags) -> R<()>) {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let f = match parse_flags(&raw, usage, own) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{name} bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if f.help {
+        println!("{usage}");
+        return;
+    }
+    if !f.bench_flag && f.bin.is_none() {
+        println!("{name} bench: skipped (run bench/run.sh or `cargo bench --bench {name}`)");
+        return;
+    }
+    if let Err(e) = run(&f) {
+        eprintln!("{name} bench: FAILED: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ------------------------------------------------------------------------------------ a run
+
+/// What every bench run starts with: the binary under test, the facts of the run, a fresh temp
+/// dir for its servers and the token they share.
+pub struct Run {
+    pub bin: PathBuf,
+    pub info: RunInfo,
+    pub root: PathBuf,
+    pub token: String,
+    /// The bench's name, for messages.
+    name: &'static str,
+    keep: bool,
+    json_out: Option<PathBuf>,
+}
+
+impl Run {
+    /// Resolves the binary (`--bin`, else `default_bin`; made absolute), records the facts
+    /// (`config`: the config file the servers get), creates the temp dir
+    /// `$TMPDIR/DIR_PREFIX-PID-MILLIS` and makes a token, for the bench `name`.
+    pub fn start(name: &'static str, f: &Flags, config: Option<&Path>, dir_prefix: &str) -> R<Run> {
+        let bin = match &f.bin {
+            Some(b) => b.clone(),
+            None => default_bin()?,
+        };
+        let bin =
+            std::fs::canonicalize(&bin).map_err(|e| format!("binary {}: {e}", bin.display()))?;
+        let info = RunInfo::start(&bin, f, config);
+        let root = std::env::temp_dir().join(format!(
+            "{dir_prefix}-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&root).map_err(|e| format!("temp dir {}: {e}", root.display()))?;
+        Ok(Run {
+            bin,
+            info,
+            root,
+            token: make_token(),
+            name,
+            keep: f.keep,
+            json_out: f.json_out.clone(),
+        })
+    }
+
+    /// Ends the run: removes the temp dir (with `--keep`: says where it was kept); then, when the
+    /// measurements `res` succeeded, records the load average at the end, and prints the table
+    /// and JSON that `render` makes of them (see `print_report`; `tag` starts the JSON line).
+    pub fn finish<T>(
+        mut self,
+        res: R<T>,
+        tag: &str,
+        render: impl FnOnce(RunInfo, T) -> (String, Value),
+    ) -> R<()> {
+        if self.keep {
+            eprintln!("{} bench: kept {}", self.name, self.root.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+        let t = res?;
+        self.info.load_end = read_trim("/proc/loadavg");
+        let (table, j) = render(self.info, t);
+        print_report(&table, tag, &j, self.json_out.as_deref())
+    }
 }

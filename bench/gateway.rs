@@ -22,14 +22,12 @@ mod common;
 use common::*;
 
 use std::collections::HashMap;
-use std::io::ErrorKind;
 use std::net::{Shutdown, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tungstenite::Message;
@@ -58,176 +56,63 @@ const REF_LISTEN: &str = "95 ms";
 const REF_BIN: &str = "31 MB";
 
 fn main() {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let args = match Args::parse(&raw) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("gateway bench: {e}");
-            std::process::exit(2);
-        }
-    };
-    if args.help {
-        println!("{}", USAGE);
-        return;
-    }
-    // `cargo test --benches` / `--all-targets` runs this without `--bench`: do nothing there.
-    if !args.bench_flag && args.bin.is_none() {
-        println!("gateway bench: skipped (run bench/run.sh or `cargo bench --bench gateway`)");
-        return;
-    }
-    match run(&args) {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!("gateway bench: FAILED: {e}");
-            std::process::exit(1);
-        }
-    }
+    bench_main("gateway", USAGE, OWN_FLAGS, run);
 }
 
 const USAGE: &str = "usage: gateway [--bin PATH] [--quick] [--config F] [--startup-runs N] \
 [--bin-note TEXT] [--build-ram-file F] [--json-out F] [--keep]";
-
-#[derive(Default)]
-struct Args {
-    bench_flag: bool,
-    help: bool,
-    bin: Option<PathBuf>,
-    config: Option<PathBuf>,
-    quick: bool,
-    startup_runs: Option<usize>,
-    bin_note: Option<String>,
-    build_ram_file: Option<PathBuf>,
-    json_out: Option<PathBuf>,
-    keep: bool,
-}
-
-impl Args {
-    fn parse(raw: &[String]) -> R<Args> {
-        let mut a = Args::default();
-        let mut it = raw.iter();
-        while let Some(s) = it.next() {
-            let mut val = |name: &str| -> R<String> {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match s.as_str() {
-                "--bench" => a.bench_flag = true,
-                "-h" | "--help" => a.help = true,
-                "--quick" => a.quick = true,
-                "--keep" => a.keep = true,
-                "--bin" => a.bin = Some(val("--bin")?.into()),
-                "--config" => a.config = Some(val("--config")?.into()),
-                "--bin-note" => a.bin_note = Some(val("--bin-note")?),
-                "--build-ram-file" => a.build_ram_file = Some(val("--build-ram-file")?.into()),
-                "--json-out" => a.json_out = Some(val("--json-out")?.into()),
-                "--startup-runs" => {
-                    let n: usize = val("--startup-runs")?
-                        .parse()
-                        .map_err(|_| "--startup-runs needs a number".to_string())?;
-                    a.startup_runs = Some(n.clamp(0, 50));
-                }
-                // libtest-style flags cargo may pass; a filter word is ignored too.
-                "--nocapture" | "--exact" | "--ignored" | "--include-ignored" | "-q" => {}
-                other if other.starts_with("--") => {
-                    return Err(format!("unknown flag {other}\n{USAGE}"));
-                }
-                _ => {}
-            }
-        }
-        Ok(a)
-    }
-}
+/// The flags of this bench besides the shared ones (`Flags`).
+const OWN_FLAGS: &[Own] = &[
+    Own::Path("--config"),
+    Own::Clamp("--startup-runs", 0, 50),
+    Own::Path("--build-ram-file"),
+];
 
 // ------------------------------------------------------------------------------------------ run
 
-fn run(a: &Args) -> R<()> {
-    let bin = match &a.bin {
-        Some(b) => b.clone(),
-        None => default_bin()?,
-    };
-    let bin = std::fs::canonicalize(&bin).map_err(|e| format!("binary {}: {e}", bin.display()))?;
-    let idle_to = if a.quick {
+fn run(f: &Flags) -> R<()> {
+    let idle_to = if f.quick {
         Duration::from_secs(15)
     } else {
         Duration::from_secs(35)
     };
-    let startup_runs = a.startup_runs.unwrap_or(if a.quick { 3 } else { 5 });
-
-    let date = utc_now();
-    let machine = machine_info();
-    let load_start = read_trim("/proc/loadavg");
-    let elf = elf_info(&bin)?;
-    let version = bin_version(&bin);
-    let git = git_revision();
-    let build_ram = match &a.build_ram_file {
-        Some(f) => parse_build_ram(f)?,
+    let startup_runs = f
+        .num("--startup-runs")
+        .unwrap_or(if f.quick { 3 } else { 5 });
+    let config = f.path("--config");
+    let run = Run::start("gateway", f, config, "openclaw-edge-bench")?;
+    let elf = elf_info(&run.bin)?;
+    let build_ram = match f.path("--build-ram-file") {
+        Some(p) => parse_build_ram(p)?,
         None => Vec::new(),
     };
-    let clk_tck = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .unwrap_or(100);
-
-    let root = std::env::temp_dir().join(format!(
-        "openclaw-edge-bench-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&root).map_err(|e| format!("temp dir {}: {e}", root.display()))?;
-    let token = make_token();
+    let clk_tck = clk_tck();
     eprintln!(
         "gateway bench: binary {} ({} bytes), temp dir {}",
-        bin.display(),
+        run.bin.display(),
         elf.size,
-        root.display()
+        run.root.display()
     );
 
-    let res = measure(a, &bin, &root, &token, idle_to, startup_runs, clk_tck);
-    if a.keep {
-        eprintln!("gateway bench: kept {}", root.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&root);
-    }
-    let m = res?;
-    let load_end = read_trim("/proc/loadavg");
-
-    let ctx = Report {
-        info: RunInfo {
-            date,
-            machine,
-            load_start,
-            load_end,
-            bin: bin.display().to_string(),
-            bin_note: a.bin_note.clone(),
-            version,
-            git,
-            config: a.config.as_ref().map(|c| c.display().to_string()),
-        },
-        elf,
-        quick: a.quick,
+    let res = measure(
+        config,
+        &run.bin,
+        &run.root,
+        &run.token,
         idle_to,
-        build_ram,
-        m,
-    };
-    let (table, j) = ctx.render();
-    println!("{table}");
-    let line = serde_json::to_string(&j).unwrap_or_default();
-    println!("BENCH_JSON {line}");
-    if let Some(p) = &a.json_out {
-        std::fs::write(p, format!("{line}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    Ok(())
+        startup_runs,
+        clk_tck,
+    );
+    run.finish(res, "BENCH_JSON", |info, m| {
+        Report {
+            info,
+            elf,
+            idle_to,
+            build_ram,
+            m,
+        }
+        .render()
+    })
 }
 
 #[derive(Debug)]
@@ -260,12 +145,10 @@ struct Measured {
     cycle2_open: Mem,
     cycle2_closed: Mem,
     stop: Stop,
-    log_warn: usize,
-    log_err: usize,
 }
 
 fn measure(
-    a: &Args,
+    config: Option<&Path>,
     bin: &Path,
     root: &Path,
     token: &str,
@@ -277,12 +160,7 @@ fn measure(
     let mut startups = Vec::new();
     let mut trial_stops = Vec::new();
     for i in 0..startup_runs {
-        let mut s = Server::start(
-            bin,
-            a.config.as_deref(),
-            &root.join(format!("trial-{i}")),
-            token,
-        )?;
+        let mut s = Server::start(bin, config, &root.join(format!("trial-{i}")), token)?;
         let (st, conn) = ready(&mut s, token)?;
         drop(conn);
         startups.push(st);
@@ -290,7 +168,7 @@ fn measure(
     }
 
     // 2. The main run.
-    let mut s = Server::start(bin, a.config.as_deref(), &root.join("main"), token)?;
+    let mut s = Server::start(bin, config, &root.join("main"), token)?;
     let (st, conn) = ready(&mut s, token)?;
     drop(conn);
     startups.push(st);
@@ -391,9 +269,6 @@ fn measure(
     thread::sleep(Duration::from_secs(1));
     let cycle2_closed = mem(pid)?;
     let stop = s.stop()?;
-    let log = std::fs::read_to_string(root.join("main/server.log")).unwrap_or_default();
-    let log_warn = log.lines().filter(|l| l.contains("WARN")).count();
-    let log_err = log.lines().filter(|l| l.contains("ERROR")).count();
 
     Ok(Measured {
         startups,
@@ -417,8 +292,6 @@ fn measure(
         cycle2_open,
         cycle2_closed,
         stop,
-        log_warn,
-        log_err,
     })
 }
 
@@ -566,8 +439,7 @@ fn idle_reader(mut c: Conn, sh: Arc<PoolShared>) {
                 break;
             }
             Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => {
                 why = format!("read: {e}");
                 break;
@@ -699,17 +571,6 @@ fn task_ctx(pid: u32) -> R<HashMap<u32, u64>> {
     Ok(m)
 }
 
-/// utime + stime of the whole process, in clock ticks.
-fn cpu_ticks(pid: u32) -> R<u64> {
-    let p = format!("/proc/{pid}/stat");
-    let s = std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))?;
-    let rest = s.rsplit_once(')').map(|(_, r)| r).ok_or("bad /proc stat")?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After ')': f[0] = state (field 3), so utime (14) = f[11], stime (15) = f[12].
-    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    Ok(n(11) + n(12))
-}
-
 // ------------------------------------------------------------------------------ binary + host
 
 #[derive(Debug)]
@@ -808,7 +669,6 @@ fn parse_build_ram(p: &Path) -> R<Vec<BuildRam>> {
 struct Report {
     info: RunInfo,
     elf: Elf,
-    quick: bool,
     idle_to: Duration,
     build_ram: Vec<BuildRam>,
     m: Measured,
@@ -1096,7 +956,7 @@ impl Report {
             "- idle window: {}–{} s after exec{}\n",
             IDLE_FROM.as_secs(),
             self.idle_to.as_secs(),
-            if self.quick {
+            if self.info.quick {
                 " (--quick: shortened from 5–35 s)"
             } else {
                 ""
@@ -1115,8 +975,8 @@ impl Report {
             IDLE_LARGE,
             m.alive_after_conc,
             IDLE_LARGE,
-            m.log_warn,
-            m.log_err
+            m.stop.log_warn,
+            m.stop.log_err
         ));
         if self.build_ram.is_empty() {
             out.push_str("- build peak RAM: not measured (bench/run.sh --build-ram)\n");
@@ -1141,17 +1001,8 @@ impl Report {
             json!({"rss_kib": x.rss, "hwm_kib": x.hwm, "rss_anon_kib": x.rss_anon,
                    "pss_anon_kib": x.pss_anon, "threads": x.threads})
         };
-        let j = json!({
-            "date": self.info.date,
-            "machine": self.info.machine,
-            "load_start": self.info.load_start,
-            "load_end": self.info.load_end,
-            "bin": self.info.bin,
-            "bin_note": self.info.bin_note,
-            "version": self.info.version,
-            "git": self.info.git,
+        let j = self.info.with_json(json!({
             "config": self.info.config,
-            "quick": self.quick,
             "binary": {"bytes": self.elf.size, "arch": self.elf.arch,
                        "static": self.elf.is_static, "stripped": self.elf.stripped},
             "startup": m.startups.iter().map(|s| json!({
@@ -1182,8 +1033,8 @@ impl Report {
             "events_calls": {"frames": m.ev_calls.n, "bytes": m.ev_calls.bytes, "max_bytes": m.ev_calls.max},
             "idle_alive_after_seq": m.alive_after_seq,
             "idle_alive_after_conc": m.alive_after_conc,
-            "log_warn": m.log_warn,
-            "log_error": m.log_err,
+            "log_warn": m.stop.log_warn,
+            "log_error": m.stop.log_err,
             "build_ram": self.build_ram.iter().map(|b| json!({
                 "profile": b.profile, "max_rss_kib": b.max_rss_kib, "wall": b.wall, "note": b.note})).collect::<Vec<_>>(),
             "pass": {
@@ -1195,7 +1046,7 @@ impl Report {
                 "hwm_200_10000": m.seq_mem.hwm <= T_HWM_KIB,
                 "exit_0": all_zero,
             }
-        });
+        }));
         (out, j)
     }
 }

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # bench/run.sh — build the static gateway binary (unless given), then run the gateway benchmark
-# (bench/gateway.rs) and the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages).
+# (bench/gateway.rs), the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages)
+# and the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider).
 #
 # usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F]
-#                     [--sessions-json-out F] [--sessions-only | --no-sessions] [--keep]
+#                     [--sessions-json-out F] [--chat-json-out F]
+#                     [--sessions-only] [--chat-only] [--no-sessions] [--no-chat] [--keep]
 #   --bin PATH    measure this binary instead of building one
 #   --build-ram   also measure the peak RAM of a clean `cargo build --release` (fat LTO) and a
 #                 clean `cargo build --profile lowmem` with /usr/bin/time -v (slow: minutes each)
 #   --quick       gateway bench: idle window 5–15 s instead of 5–35 s, 3 start-ups instead of 5;
-#                 sessions bench: 2,000 sessions × 20 messages instead of 10,000 × 20
-#   --config F    pass a config file to the server (e.g. one with profile = "core")
+#                 sessions bench: 2,000 sessions × 20 messages instead of 10,000 × 20;
+#                 chat bench: 5 chats × 500 tokens instead of 20 × 2,000
+#   --config F    pass a config file to the server (e.g. one with profile = "core"); gateway and
+#                 sessions benches only (the chat bench writes its own config per scenario)
 #   --json-out F  also write the gateway bench's BENCH_JSON line to F
 #   --sessions-json-out F  also write the sessions bench's BENCH_SESSIONS_JSON line to F
-#   --sessions-only        skip the gateway bench (and --build-ram)
+#   --chat-json-out F      also write the chat bench's BENCH_CHAT_JSON line to F
+#   --sessions-only        only the sessions bench (with --chat-only: both of them)
+#   --chat-only            only the chat bench (with --sessions-only: both of them)
 #   --no-sessions          skip the sessions bench
+#   --no-chat              skip the chat bench
 #   --keep        keep the servers' temp dirs (logs, state, seeded databases) for inspection
 #
 # Binary, when --bin is not given, first that works of:
@@ -39,14 +46,18 @@ BIN=
 BUILD_RAM=0
 PASS=()
 SESS=()
+CHAT=()
 RUN_GATEWAY=1
 RUN_SESSIONS=1
+RUN_CHAT=1
+ONLY_SESSIONS=0
+ONLY_CHAT=0
 QUICK=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --bin) [ "$#" -ge 2 ] || die "--bin needs a path"; BIN=$(abspath "$2"); shift 2 ;;
     --build-ram) BUILD_RAM=1; shift ;;
-    --quick|--keep) PASS+=("$1"); SESS+=("$1"); [ "$1" = --quick ] && QUICK=1; shift ;;
+    --quick|--keep) PASS+=("$1"); SESS+=("$1"); CHAT+=("$1"); [ "$1" = --quick ] && QUICK=1; shift ;;
     --config)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       PASS+=("$1" "$(abspath "$2")"); SESS+=("$1" "$(abspath "$2")"); shift 2 ;;
@@ -56,15 +67,27 @@ while [ "$#" -gt 0 ]; do
     --sessions-json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       SESS+=(--json-out "$(abspath "$2")"); shift 2 ;;
-    --sessions-only) RUN_GATEWAY=0; shift ;;
+    --chat-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      CHAT+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --sessions-only) ONLY_SESSIONS=1; shift ;;
+    --chat-only) ONLY_CHAT=1; shift ;;
     --no-sessions) RUN_SESSIONS=0; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --no-chat) RUN_CHAT=0; shift ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 cd "$ROOT"
-[ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || die "--sessions-only and --no-sessions leave nothing to run"
-[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only"
+# --*-only: exactly the benches named (then --no-* can still drop one of them).
+if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ]; then
+  RUN_GATEWAY=0
+  [ "$ONLY_SESSIONS" = 1 ] || RUN_SESSIONS=0
+  [ "$ONLY_CHAT" = 1 ] || RUN_CHAT=0
+fi
+[ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] \
+  || die "the --*-only / --no-* flags given leave nothing to run"
+[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only"
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -172,4 +195,15 @@ if [ "$RUN_SESSIONS" = 1 ]; then
   fi
   log "running: cargo bench --bench sessions -- --bin $BIN ${SESS[*]:-}"
   cargo bench --bench sessions -- --bin "$BIN" --bin-note "$NOTE" "${SESS[@]}"
+fi
+
+# ------------------------------------------------------------------ 5. the chat bench
+if [ "$RUN_CHAT" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "chat bench, --quick: 5 chats × 500 tokens (not 20 × 2,000), fake provider in the bench process"
+  else
+    log "chat bench: 20 chats × 2,000 tokens, fake provider in the bench process"
+  fi
+  log "running: cargo bench --bench chat -- --bin $BIN ${CHAT[*]:-}"
+  cargo bench --bench chat -- --bin "$BIN" --bin-note "$NOTE" "${CHAT[@]}"
 fi

@@ -64,93 +64,19 @@ const T_HISTORY_RATIO: f64 = 2.0;
 const T_LIST_RATIO: f64 = 3.0;
 
 fn main() {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let args = match Args::parse(&raw) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("sessions bench: {e}");
-            std::process::exit(2);
-        }
-    };
-    if args.help {
-        println!("{USAGE}");
-        return;
-    }
-    // `cargo test --benches` / `--all-targets` runs this without `--bench`: do nothing there.
-    if !args.bench_flag && args.bin.is_none() {
-        println!("sessions bench: skipped (run bench/run.sh or `cargo bench --bench sessions`)");
-        return;
-    }
-    if let Err(e) = run(&args) {
-        eprintln!("sessions bench: FAILED: {e}");
-        std::process::exit(1);
-    }
+    bench_main("sessions", USAGE, OWN_FLAGS, run);
 }
 
 const USAGE: &str = "usage: sessions [--bin PATH] [--quick] [--sessions N] [--messages M] \
 [--small-sessions N] [--small-messages M] [--config F] [--bin-note TEXT] [--json-out F] [--keep]";
-
-#[derive(Default)]
-struct Args {
-    bench_flag: bool,
-    help: bool,
-    bin: Option<PathBuf>,
-    config: Option<PathBuf>,
-    quick: bool,
-    sessions: Option<usize>,
-    messages: Option<usize>,
-    small_sessions: Option<usize>,
-    small_messages: Option<usize>,
-    bin_note: Option<String>,
-    json_out: Option<PathBuf>,
-    keep: bool,
-}
-
-impl Args {
-    fn parse(raw: &[String]) -> R<Args> {
-        let mut a = Args::default();
-        let mut it = raw.iter();
-        while let Some(s) = it.next() {
-            let mut val = |name: &str| -> R<String> {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            let num = |name: &str, v: String, lo: usize, hi: usize| -> R<usize> {
-                let n: usize = v.parse().map_err(|_| format!("{name} needs a number"))?;
-                if n < lo || n > hi {
-                    return Err(format!("{name} must be {lo}..={hi}"));
-                }
-                Ok(n)
-            };
-            match s.as_str() {
-                "--bench" => a.bench_flag = true,
-                "-h" | "--help" => a.help = true,
-                "--quick" => a.quick = true,
-                "--keep" => a.keep = true,
-                "--bin" => a.bin = Some(val("--bin")?.into()),
-                "--config" => a.config = Some(val("--config")?.into()),
-                "--bin-note" => a.bin_note = Some(val("--bin-note")?),
-                "--json-out" => a.json_out = Some(val("--json-out")?.into()),
-                "--sessions" => {
-                    a.sessions = Some(num(s, val(s)?, 2 * PAGE, 20_000)?);
-                }
-                "--messages" => a.messages = Some(num(s, val(s)?, 1, 1_000)?),
-                "--small-sessions" => {
-                    a.small_sessions = Some(num(s, val(s)?, 2 * PAGE, 20_000)?);
-                }
-                "--small-messages" => a.small_messages = Some(num(s, val(s)?, 1, 1_000)?),
-                // libtest-style flags cargo may pass; a filter word is ignored too.
-                "--nocapture" | "--exact" | "--ignored" | "--include-ignored" | "-q" => {}
-                other if other.starts_with("--") => {
-                    return Err(format!("unknown flag {other}\n{USAGE}"));
-                }
-                _ => {}
-            }
-        }
-        Ok(a)
-    }
-}
+/// The flags of this bench besides the shared ones (`Flags`).
+const OWN_FLAGS: &[Own] = &[
+    Own::Path("--config"),
+    Own::Num("--sessions", 2 * PAGE, 20_000),
+    Own::Num("--messages", 1, 1_000),
+    Own::Num("--small-sessions", 2 * PAGE, 20_000),
+    Own::Num("--small-messages", 1, 1_000),
+];
 
 // ------------------------------------------------------------------------------------------ run
 
@@ -163,41 +89,24 @@ struct SetResult {
     m: Measured,
 }
 
-fn run(a: &Args) -> R<()> {
-    let bin = match &a.bin {
-        Some(b) => b.clone(),
-        None => default_bin()?,
-    };
-    let bin = std::fs::canonicalize(&bin).map_err(|e| format!("binary {}: {e}", bin.display()))?;
+fn run(f: &Flags) -> R<()> {
     let big = (
-        a.sessions.unwrap_or(if a.quick {
+        f.num("--sessions").unwrap_or(if f.quick {
             QUICK_SESSIONS
         } else {
             BIG_SESSIONS
         }),
-        a.messages.unwrap_or(BIG_MESSAGES),
+        f.num("--messages").unwrap_or(BIG_MESSAGES),
     );
     let small = (
-        a.small_sessions.unwrap_or(SMALL_SESSIONS),
-        a.small_messages.unwrap_or(SMALL_MESSAGES),
+        f.num("--small-sessions").unwrap_or(SMALL_SESSIONS),
+        f.num("--small-messages").unwrap_or(SMALL_MESSAGES),
     );
-
-    let date = utc_now();
-    let machine = machine_info();
-    let load_start = read_trim("/proc/loadavg");
-    let version = bin_version(&bin);
-    let git = git_revision();
-
-    let root = std::env::temp_dir().join(format!(
-        "openclaw-edge-bench-sessions-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&root).map_err(|e| format!("temp dir {}: {e}", root.display()))?;
-    let token = make_token();
+    let config = f.path("--config");
+    let mut run = Run::start("sessions", f, config, "openclaw-edge-bench-sessions")?;
+    // The big set shrinks with --quick only when --sessions does not set its size.
+    run.info.quick = f.quick && f.num("--sessions").is_none();
+    let (bin, root, token) = (&run.bin, &run.root, &run.token);
     eprintln!(
         "sessions bench: binary {}, temp dir {}; data sets {} × {} and {} × {}",
         bin.display(),
@@ -211,46 +120,17 @@ fn run(a: &Args) -> R<()> {
     let res = (|| -> R<(SetResult, SetResult)> {
         let (bl, sl) = (big.1.min(HISTORY_LIMIT), small.1.min(HISTORY_LIMIT));
         let same = (sl < bl).then_some(sl);
-        let b = one_set(a, &bin, &root.join("big"), &token, big, same)?;
-        let s = one_set(a, &bin, &root.join("small"), &token, small, None)?;
+        let b = one_set(config, bin, &root.join("big"), token, big, same)?;
+        let s = one_set(config, bin, &root.join("small"), token, small, None)?;
         Ok((b, s))
     })();
-    if a.keep {
-        eprintln!("sessions bench: kept {}", root.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&root);
-    }
-    let (big, small) = res?;
-    let load_end = read_trim("/proc/loadavg");
-
-    let rep = Report {
-        info: RunInfo {
-            date,
-            machine,
-            load_start,
-            load_end,
-            bin: bin.display().to_string(),
-            bin_note: a.bin_note.clone(),
-            version,
-            git,
-            config: a.config.as_ref().map(|c| c.display().to_string()),
-        },
-        quick: a.quick && a.sessions.is_none(),
-        big,
-        small,
-    };
-    let (table, j) = rep.render();
-    println!("{table}");
-    let line = serde_json::to_string(&j).unwrap_or_default();
-    println!("BENCH_SESSIONS_JSON {line}");
-    if let Some(p) = &a.json_out {
-        std::fs::write(p, format!("{line}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    Ok(())
+    run.finish(res, "BENCH_SESSIONS_JSON", |info, (big, small)| {
+        Report { info, big, small }.render()
+    })
 }
 
 fn one_set(
-    a: &Args,
+    config: Option<&Path>,
     bin: &Path,
     dir: &Path,
     token: &str,
@@ -269,7 +149,7 @@ fn one_set(
         seed.db_bytes,
         seed.wal_bytes
     );
-    let measured = measure(a, bin, dir, token, n, m, same_limit)?;
+    let measured = measure(config, bin, dir, token, n, m, same_limit)?;
     Ok(SetResult {
         sessions: n,
         messages: m,
@@ -486,8 +366,6 @@ struct Measured {
     peak: Mem,
     end: Mem,
     stop: Stop,
-    log_warn: usize,
-    log_err: usize,
 }
 
 /// Samples the server's memory every `SAMPLE_EVERY` calls (outside the timed part).
@@ -520,7 +398,7 @@ impl Sampler {
 }
 
 fn measure(
-    a: &Args,
+    config: Option<&Path>,
     bin: &Path,
     dir: &Path,
     token: &str,
@@ -528,7 +406,7 @@ fn measure(
     m: usize,
     same_limit: Option<usize>,
 ) -> R<Measured> {
-    let mut s = Server::start(bin, a.config.as_deref(), dir, token)?;
+    let mut s = Server::start(bin, config, dir, token)?;
     let (ready, _, mut c) = s.wait_ready(token, Duration::from_secs(5), Duration::from_secs(10))?;
     let listen = s.listen;
     let pid = s.pid;
@@ -679,7 +557,6 @@ fn measure(
     let stop = s.stop()?;
     let (list0, list_deep, list_rand, history, history_same, search) = res?;
     let end = end?;
-    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     Ok(Measured {
         listen,
         ready,
@@ -698,8 +575,6 @@ fn measure(
         peak: smp.peak,
         end,
         stop,
-        log_warn: log.lines().filter(|l| l.contains("WARN")).count(),
-        log_err: log.lines().filter(|l| l.contains("ERROR")).count(),
     })
 }
 
@@ -707,7 +582,6 @@ fn measure(
 
 struct Report {
     info: RunInfo,
-    quick: bool,
     big: SetResult,
     small: SetResult,
 }
@@ -732,19 +606,14 @@ impl Report {
     fn render(&self) -> (String, Value) {
         let (b, s) = (&self.big, &self.small);
         let (bm, sm) = (&b.m, &s.m);
-        let mut rows: Vec<[String; 5]> = Vec::new();
-        let mut row = |f: String, vb: String, vs: String, t: &str, st: &str| {
-            rows.push([f, vb, vs, t.into(), st.into()]);
-        };
+        let mut rows = Rows::default();
         let na = "–";
         let set = |r: &SetResult| format!("{} × {}", r.sessions, r.messages);
 
-        row(
-            "Data set: sessions × messages (stored messages)".into(),
+        rows.info(
+            "Data set: sessions × messages (stored messages)",
             format!("{} ({})", set(b), b.sessions * b.messages),
             format!("{} ({})", set(s), s.sessions * s.messages),
-            na,
-            na,
         );
         let seed_cell = |r: &SetResult| {
             let per_msg = r.seed.took.as_secs_f64() * 1e6 / (r.sessions * r.messages).max(1) as f64;
@@ -754,19 +623,15 @@ impl Report {
                 r.seed.close.as_secs_f64() * 1000.0
             )
         };
-        row(
+        rows.info(
             format!("Seed time (store API, {SEED_CHUNK} sessions per write job)"),
             seed_cell(b),
             seed_cell(s),
-            na,
-            na,
         );
-        row(
-            "Database size (db + -wal after the store closed)".into(),
+        rows.info(
+            "Database size (db + -wal after the store closed)",
             bytes_cell(b.seed.db_bytes + b.seed.wal_bytes),
             bytes_cell(s.seed.db_bytes + s.seed.wal_bytes),
-            na,
-            na,
         );
         let bpm = |r: &SetResult| {
             format!(
@@ -775,20 +640,16 @@ impl Report {
                 r.seed.text_bytes as f64 / (r.sessions * r.messages) as f64
             )
         };
-        row(
-            "Database bytes per stored message (message text alone)".into(),
+        rows.info(
+            "Database bytes per stored message (message text alone)",
             bpm(b),
             bpm(s),
-            na,
-            na,
         );
         let dur = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-        row(
-            "exec → `listening` line / first hello-ok".into(),
+        rows.info(
+            "exec → `listening` line / first hello-ok",
             format!("{} / {}", dur(bm.listen), dur(bm.ready)),
             format!("{} / {}", dur(sm.listen), dur(sm.ready)),
-            na,
-            na,
         );
         let anon_file = |x: &Mem| {
             format!(
@@ -798,12 +659,10 @@ impl Report {
                 mib(x.file)
             )
         };
-        row(
-            "RSS after start (one conn, before any call)".into(),
+        rows.info(
+            "RSS after start (one conn, before any call)",
             anon_file(&bm.started),
             anon_file(&sm.started),
-            na,
-            na,
         );
         let p99_ok = |l: &Lat| l.p99 < T_LIST_P99_NS;
         let list_rows: [(&str, &Lat, &Lat); 3] = [
@@ -817,7 +676,7 @@ impl Report {
             } else {
                 what.to_string()
             };
-            row(
+            rows.row(
                 format!(
                     "`sessions.list {{limit:{PAGE}}}` {what}, {} calls: p50 / p99 (max)",
                     lb.calls
@@ -828,29 +687,25 @@ impl Report {
                 verdict(p99_ok(lb)),
             );
         }
-        row(
+        rows.info(
             format!(
                 "`chat.history {{limit:{HISTORY_LIMIT}}}` random session, {} calls: p50 / p99 (max)",
                 bm.history.calls
             ),
             lat_cell(&bm.history),
             lat_cell(&sm.history),
-            na,
-            na,
         );
         if let Some((l, lat)) = &bm.history_same {
-            row(
+            rows.info(
                 format!(
                     "`chat.history {{limit:{l}}}` random session (big set; returns as many messages as the small set's calls), {} calls",
                     lat.calls
                 ),
                 lat_cell(lat),
                 na.into(),
-                na,
-                na,
             );
         }
-        row(
+        rows.row(
             format!(
                 "`sessions.list {{limit:{PAGE}, search:\"{SEARCH}\"}}` ({} / {} matches), {} calls: p50 / p99 (max)",
                 bm.search_total, sm.search_total, bm.search.calls
@@ -869,24 +724,22 @@ impl Report {
             (s.sessions * s.messages) as u64,
         );
         let ses_x = ratio(b.sessions as u64, s.sessions as u64);
-        row(
+        // Informational: the big set returns 10× the messages per call, and a call may cost
+        // what it returns; the target applies to the same-size row below.
+        rows.info(
             format!(
                 "`chat.history` p50, big ÷ small set ({msg_x:.0}× the messages, {:.0}× per session)",
                 b.messages as f64 / s.messages as f64
             ),
             format!("{r_hist:.2}×"),
             format!("{} vs {}", ms(bm.history.p50), ms(sm.history.p50)),
-            // Informational: the big set returns 10× the messages per call, and a call may cost
-            // what it returns; the target applies to the same-size row below.
-            na,
-            na,
         );
         let r_same = bm
             .history_same
             .as_ref()
             .map(|(_, l)| ratio(l.p50, sm.history.p50));
         if let (Some(r), Some((l, lat))) = (r_same, &bm.history_same) {
-            row(
+            rows.row(
                 format!(
                     "`chat.history` p50, same answer size: big set limit {l} ÷ small set ({msg_x:.0}× the messages stored)"
                 ),
@@ -896,7 +749,7 @@ impl Report {
                 verdict(r <= T_HISTORY_RATIO),
             );
         }
-        row(
+        rows.row(
             format!(
                 "`sessions.list` offset 0 p50, big ÷ small set (counts sessions: {ses_x:.0}× the sessions)"
             ),
@@ -905,14 +758,12 @@ impl Report {
             "≤ 3×",
             verdict(r_list <= T_LIST_RATIO),
         );
-        row(
-            "`sessions.list` deep offset / random offsets p50, big ÷ small set".into(),
+        rows.info(
+            "`sessions.list` deep offset / random offsets p50, big ÷ small set",
             format!("{r_deep:.2}× / {r_rand:.2}×"),
             format!("offset {} vs {}", bm.deep_offset, sm.deep_offset),
-            na,
-            na,
         );
-        row(
+        rows.row(
             format!(
                 "Max VmRSS during the calls (sampled every {SAMPLE_EVERY} calls: {} / {} samples)",
                 bm.samples, sm.samples
@@ -922,7 +773,7 @@ impl Report {
             "< 8 MiB",
             verdict(bm.max_rss < T_RSS_KIB),
         );
-        row(
+        rows.row(
             format!(
                 "VmHWM at the end (highest RSS since exec; threads {} / {})",
                 bm.end.threads, sm.end.threads
@@ -940,32 +791,16 @@ impl Report {
                 m.frame_max[2] as f64 / 1024.0
             )
         };
-        row(
-            "Largest response frame: list / history / search".into(),
+        rows.info(
+            "Largest response frame: list / history / search",
             frames(bm),
             frames(sm),
-            na,
-            na,
         );
         let exit_ok = bm.stop.code == Some(0) && sm.stop.code == Some(0);
-        let code = |st: &Stop| {
-            format!(
-                "{} in {:.1} ms{}",
-                st.code
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "signal".into()),
-                st.took.as_secs_f64() * 1000.0,
-                if st.how == "SIGTERM" {
-                    String::new()
-                } else {
-                    format!(" ({})", st.how)
-                }
-            )
-        };
-        row(
-            "SIGTERM → exit code".into(),
-            code(&bm.stop),
-            code(&sm.stop),
+        rows.row(
+            "SIGTERM → exit code",
+            stop_cell(&bm.stop),
+            stop_cell(&sm.stop),
             "exit 0",
             verdict(exit_ok),
         );
@@ -974,7 +809,7 @@ impl Report {
         out.push_str(&format!(
             "- data sets: {} (big{}) and {} (small), seeded through the store API before the gateway starts; keys `agent:main:bench-<i>`, user/assistant texts of 80–200 chars\n",
             set(b),
-            if self.quick {
+            if self.info.quick {
                 format!(", --quick: {QUICK_SESSIONS} sessions instead of {BIG_SESSIONS}")
             } else {
                 String::new()
@@ -983,7 +818,7 @@ impl Report {
         ));
         out.push_str(&format!(
             "- one client connection, {WARMUP_CALLS} list + {WARMUP_CALLS} history warm-up calls, then the timed calls in the order of the table; latency = send → matching `res` read; server log: {} / {} WARN, {} / {} ERROR lines\n",
-            bm.log_warn, sm.log_warn, bm.log_err, sm.log_err
+            bm.stop.log_warn, sm.stop.log_warn, bm.stop.log_err, sm.stop.log_err
         ));
         out.push('\n');
         let head = [
@@ -993,7 +828,7 @@ impl Report {
             "Target (big set)",
             "Status",
         ];
-        out.push_str(&markdown_table(head, &rows));
+        out.push_str(&markdown_table(head, &rows.0));
 
         let lat = |l: &Lat| {
             json!({"calls": l.calls, "wall_ms": l.wall.as_secs_f64() * 1000.0,
@@ -1018,15 +853,12 @@ impl Report {
                 "end_threads": m.end.threads, "rss_samples": m.samples,
                 "frame_max_bytes": {"list": m.frame_max[0], "history": m.frame_max[1], "search": m.frame_max[2]},
                 "exit_code": m.stop.code, "stop_ms": m.stop.took.as_secs_f64() * 1000.0,
-                "log_warn": m.log_warn, "log_error": m.log_err,
+                "log_warn": m.stop.log_warn, "log_error": m.stop.log_err,
             })
         };
-        let j = json!({
+        let j = self.info.with_json(json!({
             "bench": "sessions",
-            "date": self.info.date, "machine": self.info.machine,
-            "load_start": self.info.load_start, "load_end": self.info.load_end,
-            "bin": self.info.bin, "bin_note": self.info.bin_note, "version": self.info.version, "git": self.info.git,
-            "config": self.info.config, "quick": self.quick,
+            "config": self.info.config,
             "big": setj(b), "small": setj(s),
             "ratios": {"history_p50": r_hist, "history_same_size_p50": r_same, "list_offset0_p50": r_list,
                        "list_deep_p50": r_deep, "list_random_p50": r_rand},
@@ -1040,7 +872,7 @@ impl Report {
                 "list_ratio": r_list <= T_LIST_RATIO,
                 "exit_0": exit_ok,
             }
-        });
+        }));
         (out, j)
     }
 }

@@ -685,6 +685,12 @@ fn build_provider(
         }
     };
     let url = completions_url(&base_url).map_err(|e| invalid(&format!("{key}.baseUrl"), e))?;
+    if !cfg!(feature = "tls") && url.starts_with("https://") {
+        return Err(invalid(
+            &format!("{key}.baseUrl"),
+            "this build has no TLS (built without the `tls` feature): use an http:// endpoint or a default build",
+        ));
+    }
     let local = raw.local.unwrap_or_else(|| match (b, &raw.base_url) {
         (Some(b), None) => b.local,
         _ => is_local_url(&url),

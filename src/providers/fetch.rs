@@ -77,6 +77,11 @@ fn check_url(url: &str, allow: &[String]) -> Result<String, FetchError> {
         .split_once("://")
         .map(|(scheme, _)| scheme.to_ascii_lowercase())
     {
+        Some(scheme) if scheme == "https" && !cfg!(feature = "tls") => {
+            return Err(FetchError::BadUrl(
+                "https needs a build with the `tls` feature".into(),
+            ));
+        }
         Some(scheme) if scheme == "http" || scheme == "https" => {}
         Some(other) => {
             return Err(FetchError::BadUrl(format!(
