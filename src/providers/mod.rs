@@ -91,6 +91,8 @@ pub enum Event {
 pub enum ProviderError {
     /// Resolve or connect failed (including TLS).
     Connect(String),
+    /// The TLS handshake failed (bad certificate, no common protocol): retrying will not help.
+    Tls(String),
     /// A deadline passed (`what`: connect, response, read, request).
     Timeout(&'static str),
     /// 429: rate limited; `retry_after_ms` from `Retry-After` / `retry-after-ms`.
@@ -189,6 +191,7 @@ impl ProviderError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderError::Connect(_) => "connect",
+            ProviderError::Tls(_) => "tls",
             ProviderError::Timeout(_) => "timeout",
             ProviderError::RateLimited { .. } => "rate_limited",
             ProviderError::Status { .. } => "status",
@@ -207,6 +210,7 @@ impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProviderError::Connect(e) => write!(f, "connect failed: {e}"),
+            ProviderError::Tls(e) => write!(f, "tls failed: {e}"),
             ProviderError::Timeout(what) => write!(f, "timed out ({what})"),
             ProviderError::RateLimited {
                 retry_after_ms,

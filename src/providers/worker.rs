@@ -467,10 +467,12 @@ fn map_err(e: ureq::Error) -> ProviderError {
             std::io::ErrorKind::ConnectionRefused => {
                 ProviderError::Connect("connection refused".into())
             }
+            // rustls reports handshake failures (certificates, alerts) as InvalidData.
+            std::io::ErrorKind::InvalidData => ProviderError::Tls(io.to_string()),
             std::io::ErrorKind::TimedOut => ProviderError::Timeout("read"),
             _ => ProviderError::Closed(io.to_string()),
         },
-        E::Tls(t) => ProviderError::Connect(format!("tls: {t}")),
+        E::Tls(t) => ProviderError::Tls(t.to_string()),
         other => ProviderError::Connect(other.to_string()),
     }
 }
@@ -522,6 +524,18 @@ mod tests {
         );
         let all = |k: &str| (k == "ALL_PROXY").then(|| "http://proxy.lan:3128".to_string());
         assert!(proxy_for(&provider("http://api.example.com/v1", false), &all).is_some());
+    }
+
+    #[test]
+    fn errors_map_to_what_a_retry_can_fix() {
+        let io = |k| ureq::Error::Io(std::io::Error::new(k, "x"));
+        let tls = map_err(io(std::io::ErrorKind::InvalidData));
+        assert!(matches!(tls, ProviderError::Tls(_)) && !tls.transient());
+        let refused = map_err(io(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(refused, ProviderError::Connect(_)) && refused.transient());
+        let t = map_err(ureq::Error::Timeout(ureq::Timeout::RecvResponse));
+        assert_eq!(t, ProviderError::Timeout("response"));
+        assert!(t.transient());
     }
 
     #[test]
