@@ -106,6 +106,8 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         providers,
     ));
     start_scheduler(&ctx, &ex);
+    // Bridge-client mode: also screen another gateway's actions (no-op when standalone).
+    crate::bridge::start(&ctx);
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
     ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
     ex.spawn(presence_loop(Rc::clone(&ctx))).detach();

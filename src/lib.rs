@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod app;
+pub mod bridge;
 pub mod cli;
 pub mod clock;
 pub mod config;

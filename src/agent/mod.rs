@@ -30,7 +30,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::config::{Config, Runtime};
-use crate::defender::Defender;
+use crate::defender::gate::Defender;
 use crate::defender::redact::Redactor;
 use crate::gateway::Ctx;
 use crate::pool::Pool;
@@ -49,7 +49,7 @@ pub struct State {
     pub runs: runs::RunLog,
     /// Pending exec approvals.
     pub approvals: approval::Approvals,
-    /// The tool gate.
+    /// The defender: every tool call, tool output and inbound prompt passes it.
     pub defender: Defender,
     /// Secrets to keep out of tool output, transcripts and events.
     pub redactor: Redactor,
@@ -69,7 +69,7 @@ impl State {
             providers,
             runs: runs::RunLog::new(l.run_results),
             approvals: approval::Approvals::new(l.max_pending_approvals),
-            defender: Defender::new(&config.tools),
+            defender: Defender::new(config),
             redactor: Redactor::from_env(secrets),
             tool_env: tools::ToolEnv {
                 cfg: Rc::new(config.tools.clone()),

@@ -2,11 +2,14 @@
 //!
 //! `openclaw-edge [run] [--config F] [--profile edge|core] [--bind ADDR:PORT] [--state-dir DIR]`
 //! runs the gateway; `call`, `health` and `status` are real protocol clients (`client.rs`);
-//! `doctor` checks the box (`doctor.rs`); `config check` validates a config; `version` prints it.
+//! `doctor` checks the box (`doctor.rs`); `config check` validates a config; `policy sign|verify`
+//! handles signed policy bundles (`policy.rs`); `version` prints it.
 //! Exit codes: 0 ok, 1 failure (a call failed, a doctor check failed), 2 bad config or usage.
 
 pub mod client;
 pub mod doctor;
+pub mod policy;
+pub mod security;
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -43,6 +46,8 @@ enum Cmd {
     Status(StatusCmd),
     Doctor(DoctorCmd),
     Config(ConfigCmd),
+    Policy(policy::PolicyCmd),
+    Security(security::SecurityCmd),
     Version(VersionCmd),
 }
 
@@ -227,6 +232,8 @@ pub fn main(top: Top) -> u8 {
             config: c.config.or(base.config),
             ..base
         }),
+        Some(Cmd::Policy(p)) => policy::run(p),
+        Some(Cmd::Security(c)) => security::run(c, base),
         Some(Cmd::Version(_)) => {
             println!(
                 "openclaw-edge {} (gateway protocol {})",

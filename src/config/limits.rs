@@ -138,6 +138,32 @@ pub const DEFAULT_PROMPT_MAX_BYTES: usize = 32768;
 pub const DEFAULT_RUN_RESULTS: usize = 64;
 /// Entries one `list` call shows (sorted); the rest are only counted.
 pub const DEFAULT_TOOL_MAX_LIST_ENTRIES: usize = 200;
+/// Bytes of one input the defender scans (prompt, command, tool output); the rest is not scanned and the decision says so.
+pub const DEFAULT_DEFENDER_MAX_SCAN_BYTES: usize = 262144;
+/// Nested encodings (base64/hex/url) the defender unwraps.
+pub const DEFAULT_DEFENDER_MAX_DECODE_DEPTH: usize = 3;
+/// Bytes the defender may produce by decoding one input.
+pub const DEFAULT_DEFENDER_MAX_DECODE_BYTES: usize = 65536;
+/// Bytes of blocked-action records kept in `defender.quarantine_dir`.
+pub const DEFAULT_QUARANTINE_MAX_BYTES: u64 = 4194304;
+/// VirusTotal answers cached (URL or hash → report).
+pub const DEFAULT_VT_CACHE_ENTRIES: usize = 256;
+/// How long a VirusTotal answer is reused.
+pub const DEFAULT_VT_CACHE_TTL_MS: u64 = 3600000;
+/// Deadline of one VirusTotal lookup.
+pub const DEFAULT_VT_TIMEOUT_MS: u64 = 5000;
+/// How often `protect_paths` are re-hashed (0: only at start).
+pub const DEFAULT_INTEGRITY_INTERVAL_MS: u64 = 3600000;
+/// Largest signed policy bundle read.
+pub const DEFAULT_POLICY_MAX_BYTES: usize = 262144;
+/// How often `defender.policy_file` is checked for changes.
+pub const DEFAULT_POLICY_POLL_MS: u64 = 5000;
+/// Actions from the upstream gateway waiting to be screened (bridge-client mode); when full a new
+/// one is dropped and counted (`status.bridge.shed`, logged at most every 10 s), never waited for.
+pub const DEFAULT_BRIDGE_QUEUE: usize = 32;
+/// Largest frame read from the upstream gateway (bridge-client mode); a larger one is counted
+/// (`status.bridge.oversize`) and the connection is re-established, as the stream cannot resync.
+pub const DEFAULT_BRIDGE_MAX_FRAME_BYTES: usize = 1024 * 1024;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,6 +297,30 @@ pub struct Limits {
     pub run_results: usize,
     /// Entries one `list` shows.
     pub tool_max_list_entries: usize,
+    /// Bytes of one input scanned.
+    pub defender_max_scan_bytes: usize,
+    /// Encoding layers unwrapped.
+    pub defender_max_decode_depth: usize,
+    /// Decoded bytes per input.
+    pub defender_max_decode_bytes: usize,
+    /// Quarantine size.
+    pub quarantine_max_bytes: u64,
+    /// VirusTotal cache entries.
+    pub vt_cache_entries: usize,
+    /// VirusTotal cache lifetime.
+    pub vt_cache_ttl_ms: u64,
+    /// VirusTotal lookup deadline.
+    pub vt_timeout_ms: u64,
+    /// Integrity re-check interval.
+    pub integrity_interval_ms: u64,
+    /// Largest policy bundle.
+    pub policy_max_bytes: usize,
+    /// Policy file poll interval.
+    pub policy_poll_ms: u64,
+    /// Bridge ingress queue; full → the action is shed and counted.
+    pub bridge_queue: usize,
+    /// Largest upstream frame in bridge-client mode; larger → counted, reconnect.
+    pub bridge_max_frame_bytes: usize,
 }
 
 impl Default for Limits {
@@ -340,6 +390,18 @@ impl Default for Limits {
             prompt_max_bytes: DEFAULT_PROMPT_MAX_BYTES,
             run_results: DEFAULT_RUN_RESULTS,
             tool_max_list_entries: DEFAULT_TOOL_MAX_LIST_ENTRIES,
+            defender_max_scan_bytes: DEFAULT_DEFENDER_MAX_SCAN_BYTES,
+            defender_max_decode_depth: DEFAULT_DEFENDER_MAX_DECODE_DEPTH,
+            defender_max_decode_bytes: DEFAULT_DEFENDER_MAX_DECODE_BYTES,
+            quarantine_max_bytes: DEFAULT_QUARANTINE_MAX_BYTES,
+            vt_cache_entries: DEFAULT_VT_CACHE_ENTRIES,
+            vt_cache_ttl_ms: DEFAULT_VT_CACHE_TTL_MS,
+            vt_timeout_ms: DEFAULT_VT_TIMEOUT_MS,
+            integrity_interval_ms: DEFAULT_INTEGRITY_INTERVAL_MS,
+            policy_max_bytes: DEFAULT_POLICY_MAX_BYTES,
+            policy_poll_ms: DEFAULT_POLICY_POLL_MS,
+            bridge_queue: DEFAULT_BRIDGE_QUEUE,
+            bridge_max_frame_bytes: DEFAULT_BRIDGE_MAX_FRAME_BYTES,
         }
     }
 }
@@ -476,6 +538,12 @@ impl Limits {
             "tool_max_list_entries",
             self.tool_max_list_entries as u64,
             1,
+        )?;
+        at_least("bridge_queue", self.bridge_queue as u64, 1)?;
+        at_least(
+            "bridge_max_frame_bytes",
+            self.bridge_max_frame_bytes as u64,
+            64 * 1024,
         )?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.

@@ -9,6 +9,8 @@
 //! `${ENV}` references are expanded in string values. Secrets live in `Secret`, masked in `Debug`.
 
 pub mod agent;
+pub mod bridge;
+pub mod defender;
 pub mod limits;
 pub mod providers;
 mod schema;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use agent::{AgentConfig, Price, Runtime};
+pub use bridge::{BridgeConfig, RuntimeMode};
 pub use limits::Limits;
 pub use schema::config_schema;
 
@@ -221,6 +224,12 @@ pub struct Config {
     pub models: providers::ModelsConfig,
     /// Built-in tools: workspace, exec policy, http_get allowlist.
     pub tools: tools::ToolsConfig,
+    /// The defender: tool policy, screening switches, integrity, quarantine, signed policy.
+    pub defender: defender::DefenderConfig,
+    /// `gateway.runtime_mode`: standalone, or also a bridge client of another gateway.
+    pub runtime_mode: RuntimeMode,
+    /// `[bridge]`: the upstream gateway (required in `bridge_client` mode).
+    pub bridge: Option<BridgeConfig>,
 }
 
 /// Command-line overrides, applied after the file.
@@ -255,6 +264,9 @@ struct RawConfig {
     runtime: providers::RawRuntime,
     #[serde(default)]
     tools: tools::RawTools,
+    #[serde(default)]
+    defender: defender::RawDefender,
+    bridge: Option<bridge::RawBridge>,
 }
 
 #[derive(Deserialize, Default)]
@@ -262,6 +274,7 @@ struct RawConfig {
 struct RawGateway {
     bind: Option<String>,
     port: Option<u16>,
+    runtime_mode: Option<String>,
     #[serde(default)]
     auth: RawAuth,
 }
@@ -397,6 +410,9 @@ impl Config {
             env,
         )?;
         let tools = tools::build_tools(&file.tools, &state_dir, &expand)?;
+        let defender = defender::build_defender(file.defender, &state_dir, &expand)?;
+        let runtime_mode = bridge::parse_mode(file.gateway.runtime_mode.as_deref())?;
+        let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
         let mut pricing = file.pricing;
@@ -432,6 +448,9 @@ impl Config {
             pricing,
             models,
             tools,
+            defender,
+            runtime_mode,
+            bridge,
         })
     }
 
@@ -443,6 +462,7 @@ impl Config {
             "log_level": self.log_level,
             "gateway": {
                 "bind": self.bind.to_string(),
+                "runtime_mode": self.runtime_mode.as_str(),
                 "auth": {
                     "mode": self.auth.mode.as_str(),
                     "token": self.auth.secret.as_ref().filter(|_| self.auth.mode == AuthMode::Token).map(|_| REDACTED),
@@ -470,6 +490,8 @@ impl Config {
             },
             "models": self.models.to_public_json(),
             "tools": self.tools.to_public_json(),
+            "defender": self.defender.to_public_json(),
+            "bridge": self.bridge.as_ref().map(BridgeConfig::to_public_json),
             "pricing": self.pricing.iter().map(|p| serde_json::json!({
                 "provider": p.provider, "model": p.model,
                 "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,

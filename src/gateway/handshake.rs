@@ -25,7 +25,7 @@ use crate::ids;
 /// Lowest protocol probes and nodes may use (upstream's N-1 window).
 pub const MIN_NODE_PROTOCOL: u32 = 3;
 /// Events this gateway emits (advertised in `hello-ok`).
-pub const EVENTS: [&str; 10] = [
+pub const EVENTS: [&str; 11] = [
     "connect.challenge",
     "tick",
     "presence",
@@ -36,6 +36,7 @@ pub const EVENTS: [&str; 10] = [
     "agent",
     "exec.approval.requested",
     "exec.approval.resolved",
+    "security.decision",
 ];
 
 const CLIENT_IDS: [&str; 17] = [

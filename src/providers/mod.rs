@@ -15,6 +15,7 @@
 
 pub mod fetch;
 pub mod openai;
+pub mod virustotal;
 mod worker;
 
 use std::fmt;

@@ -325,6 +325,14 @@ pub async fn send(ctx: &Rc<Ctx>, params: Option<Value>) -> Result<Value, RpcErro
     };
     let key = canon(ctx, &p.session_key, p.agent_id.as_deref())?;
     let run_id = p.idempotency_key.clone();
+    screen_prompt(
+        ctx,
+        &key,
+        &p.message,
+        p.originating_channel.as_deref(),
+        &run_id,
+    )
+    .await?;
     let now = crate::clock::now_ms();
     let check = ctx
         .idem
@@ -456,6 +464,41 @@ async fn schedule(
         }
     }
     Ok(out)
+}
+
+/// Screens an inbound message (`defender.screen_prompts`): a block refuses it before anything is
+/// stored (so the idempotency cache never holds a verdict: it is recomputed from the content);
+/// a review lets it through, flagged in `security.decision`.
+async fn screen_prompt(
+    ctx: &Rc<Ctx>,
+    key: &SessionKey,
+    text: &str,
+    channel: Option<&str>,
+    run_id: &str,
+) -> Result<(), RpcError> {
+    use crate::defender::Verdict;
+    use crate::defender::pipeline::{Action, Context};
+    if !ctx.config.defender.screen_prompts {
+        return Ok(());
+    }
+    let c = Context {
+        session_key: Some(key.as_str()),
+        channel,
+        ..Context::default()
+    };
+    let a = ctx
+        .agent
+        .defender
+        .screen(ctx, Action::Prompt(text), c, json!({"runId": run_id}))
+        .await;
+    if a.enforced == Verdict::Block {
+        return Err(RpcError::Blocked {
+            summary: a.summary(),
+            rule: a.top_rule(),
+            risk: a.risk,
+        });
+    }
+    Ok(())
 }
 
 /// Removes a user message whose turn was refused, so a retry does not store it twice. A full

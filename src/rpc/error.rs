@@ -43,6 +43,15 @@ pub enum RpcError {
     Internal(String),
     /// A capability this build does not have yet; not retryable.
     NotImplemented(String),
+    /// The defender blocked the request's content.
+    Blocked {
+        /// Risk and the strongest reasons.
+        summary: String,
+        /// The strongest rule.
+        rule: &'static str,
+        /// Risk 0–100.
+        risk: u32,
+    },
     /// An agent run ended in an error (`agent` final answer); `details` carries run facts.
     RunFailed {
         /// What went wrong.
@@ -56,7 +65,9 @@ impl RpcError {
     /// The wire `error.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            RpcError::InvalidRequest(_) | RpcError::UnknownMethod(_) => "INVALID_REQUEST",
+            RpcError::InvalidRequest(_) | RpcError::UnknownMethod(_) | RpcError::Blocked { .. } => {
+                "INVALID_REQUEST"
+            }
             RpcError::MissingScope { .. } => "FORBIDDEN",
             RpcError::Busy { .. }
             | RpcError::Timeout { .. }
@@ -80,7 +91,7 @@ impl RpcError {
     /// HTTP status for `POST /rpc`.
     pub fn http_status(&self) -> u16 {
         match self {
-            RpcError::InvalidRequest(_) => 400,
+            RpcError::InvalidRequest(_) | RpcError::Blocked { .. } => 400,
             RpcError::UnknownMethod(_) => 404,
             RpcError::MissingScope { .. } => 403,
             RpcError::Busy { .. } => 429,
@@ -111,6 +122,9 @@ impl RpcError {
             RpcError::NotImplemented(_) => {
                 v["details"] = json!({"code": "NOT_IMPLEMENTED"});
             }
+            RpcError::Blocked { rule, risk, .. } => {
+                v["details"] = json!({"code": "DEFENDER_BLOCKED", "rule": rule, "risk": risk});
+            }
             RpcError::RunFailed { details, .. } => {
                 v["details"] = details.clone();
             }
@@ -139,6 +153,7 @@ impl fmt::Display for RpcError {
             RpcError::Exhausted(m) => write!(f, "unavailable: {m}"),
             RpcError::Internal(m) => write!(f, "internal error: {m}"),
             RpcError::NotImplemented(m) => write!(f, "not implemented: {m}"),
+            RpcError::Blocked { summary, .. } => write!(f, "blocked by the defender: {summary}"),
             RpcError::RunFailed { message, .. } => write!(f, "agent run failed: {message}"),
         }
     }
@@ -217,6 +232,15 @@ mod tests {
             (RpcError::Exhausted("x".into()), "UNAVAILABLE", false),
             (RpcError::Internal("x".into()), "UNAVAILABLE", false),
             (RpcError::NotImplemented("x".into()), "UNAVAILABLE", false),
+            (
+                RpcError::Blocked {
+                    summary: "risk 90".into(),
+                    rule: "override",
+                    risk: 90,
+                },
+                "INVALID_REQUEST",
+                false,
+            ),
             (
                 RpcError::RunFailed {
                     message: "x".into(),

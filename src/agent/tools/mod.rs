@@ -3,7 +3,7 @@
 //! `specs` lists the tools the configuration offers, as OpenAI `tools` entries; `run` executes
 //! one call and always answers with a `ToolOutput` (bad arguments and failures are `is_error`
 //! results the model can read, never panics). The caller passes every call through
-//! `defender::Defender::check_tool` first; `run` still enforces the `[tools]` policy itself
+//! `defender::gate::Defender::screen` first; `run` still enforces the `[tools]` policy itself
 //! (tools enabled, exec approval not `deny`, the exec and host allowlists), so a missed check
 //! cannot widen it.
 //!

@@ -1,0 +1,170 @@
+//! The bridge's device identity: an Ed25519 key created once, kept in `<state_dir>/bridge-device.json`.
+//!
+//! The file (mode 0600) holds the 32-byte seed, the raw public key and the device id (hex SHA-256
+//! of the public key), so the upstream sees the same device across restarts and pairs it once.
+//! `sign` produces the `device` block of `connect` over exactly the v3 payload our own verifier
+//! (`gateway::auth::verify_device`) checks, PROTOCOL.md §3.3. Runs on the bridge thread only.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use ed25519_compact::{KeyPair, Seed};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::gateway::auth::{DeviceBlock, SignedFields, signed_payload};
+use crate::ids;
+
+/// File name inside the state dir.
+pub const FILE: &str = "bridge-device.json";
+
+/// A loaded identity.
+pub struct Identity {
+    kp: KeyPair,
+    /// Hex SHA-256 of the raw public key.
+    pub id: String,
+    /// Raw public key, base64url.
+    pub public_key: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    fn from_seed(seed: [u8; 32]) -> Identity {
+        let kp = KeyPair::from_seed(Seed::new(seed));
+        Identity {
+            id: ids::hex(&Sha256::digest(kp.pk.as_ref())),
+            public_key: ids::base64url(kp.pk.as_ref()),
+            kp,
+        }
+    }
+
+    /// The `device` block for `connect`: signs the v3 payload over `f`, `signed_at` and `nonce`.
+    pub fn sign(&self, f: &SignedFields, signed_at: u64, nonce: &str) -> Value {
+        let mut dev = DeviceBlock {
+            id: self.id.clone(),
+            public_key: self.public_key.clone(),
+            signature: String::new(),
+            signed_at,
+            nonce: nonce.to_string(),
+        };
+        let payload = signed_payload(3, &dev, f);
+        dev.signature = ids::base64url(self.kp.sk.sign(payload, None).as_ref());
+        json!({"id": dev.id, "publicKey": dev.public_key, "signature": dev.signature,
+               "signedAt": dev.signed_at, "nonce": dev.nonce})
+    }
+}
+
+/// Reads the identity from `dir`, or creates it (mode 0600). A file that exists but does not
+/// hold a consistent key is an error, not silently replaced: a new key is a new device upstream.
+pub fn load_or_create(dir: &Path) -> Result<Identity, String> {
+    let path = dir.join(FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bad = |why: &str| {
+                format!(
+                    "{}: {why} (delete it to create a new device)",
+                    path.display()
+                )
+            };
+            let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+            let seed = v["seed"]
+                .as_str()
+                .and_then(ids::base64_decode)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| bad("no 32-byte seed"))?;
+            let me = Identity::from_seed(seed);
+            if v["deviceId"].as_str() != Some(me.id.as_str()) {
+                return Err(bad("deviceId does not match the key"));
+            }
+            Ok(me)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let seed = ids::random_bytes::<32>();
+            let me = Identity::from_seed(seed);
+            let body = json!({"version": 1, "deviceId": me.id, "publicKey": me.public_key,
+                              "seed": ids::base64url(&seed), "createdAtMs": crate::clock::now_ms()});
+            write_private(dir, &body.to_string())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            log::info!(
+                "bridge: created device identity {} in {}",
+                me.id,
+                path.display()
+            );
+            Ok(me)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn write_private(dir: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(FILE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::auth::verify_device;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn created_once_private_and_verified_by_our_server() {
+        let dir = std::env::temp_dir().join(format!("oce-bridge-dev-{}", ids::uuid_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = load_or_create(&dir).unwrap();
+        let b = load_or_create(&dir).unwrap();
+        assert_eq!(a.id, b.id, "reused, not regenerated");
+        let mode = std::fs::metadata(dir.join(FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let scopes = vec![
+            "operator.read".to_string(),
+            "operator.approvals".to_string(),
+        ];
+        let f = SignedFields {
+            client_id: "gateway-client",
+            client_mode: "backend",
+            role: "operator",
+            scopes: &scopes,
+            token: "tok",
+            platform: Some("linux"),
+            device_family: None,
+        };
+        let dev: DeviceBlock = serde_json::from_value(b.sign(&f, 1_000_000, "n-1")).unwrap();
+        assert_eq!(verify_device(&dev, &f, "n-1", 1_000_100), Ok(()));
+        let other = SignedFields {
+            token: "other",
+            ..f
+        };
+        assert!(
+            verify_device(&dev, &other, "n-1", 1_000_100).is_err(),
+            "token is covered"
+        );
+
+        std::fs::write(dir.join(FILE), "{\"seed\":\"AAAA\"}").unwrap();
+        assert!(load_or_create(&dir).unwrap_err().contains("seed"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
