@@ -110,6 +110,10 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
     crate::bridge::start(&ctx);
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
     ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
+    ex.spawn(crate::defender::watch::policy_loop(Rc::clone(&ctx)))
+        .detach();
+    ex.spawn(crate::defender::watch::integrity_loop(Rc::clone(&ctx)))
+        .detach();
     ex.spawn(presence_loop(Rc::clone(&ctx))).detach();
     ex.spawn(watch_signals(shutdown.clone())).detach();
 

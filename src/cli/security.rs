@@ -78,11 +78,10 @@ struct AuditCmd {
 
 /// Runs `security …`; returns the exit code.
 pub fn run(cmd: SecurityCmd, base: Overrides) -> u8 {
-    let (config_path, rest) = match &cmd.cmd {
-        Sub::Check(c) => (c.config.clone(), ()),
-        Sub::Audit(a) => (a.config.clone(), ()),
+    let config_path = match &cmd.cmd {
+        Sub::Check(c) => c.config.clone(),
+        Sub::Audit(a) => a.config.clone(),
     };
-    let _ = rest;
     let ov = Overrides {
         config: config_path.or(base.config),
         ..base
@@ -240,7 +239,9 @@ fn policy_from_file(config: &Config, path: &Path) -> Result<(ToolPolicy, String)
                 .map_err(|e| format!("rejected: {e}"))?;
             (v.policy, format!("bundle:{}", v.id))
         }
-        Err(_) => {
+        // Only a key variable that is not set means "try it unverified"; a malformed key list
+        // is an error, never a silent downgrade.
+        Err(bundle::PolicyError::KeyEnv { .. }) => {
             let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
             eprintln!(
                 "security: note: no key in {}: using the bundle UNVERIFIED (testing only)",
@@ -251,6 +252,7 @@ fn policy_from_file(config: &Config, path: &Path) -> Result<(ToolPolicy, String)
                 "unverified".to_string(),
             )
         }
+        Err(e) => return Err(format!("policy keys: {e}")),
     };
     let p = ToolPolicy::from_json(&policy, &config.defender.policy)
         .map_err(|e| format!("bad policy: {e}"))?;

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod store;
 pub mod text;
 pub mod url;
+pub mod watch;
 
 /// What happens to an action; ordered `Allow < Review < Block` (a floor is a `max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

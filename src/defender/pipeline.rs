@@ -131,7 +131,7 @@ impl Assessment {
     }
 
     fn decide(&mut self, p: &ToolPolicy) {
-        self.reasons.sort_by(|a, b| b.score.cmp(&a.score));
+        self.reasons.sort_by_key(|r| std::cmp::Reverse(r.score));
         self.risk = combine(&self.reasons)
             .saturating_add(if self.reasons.iter().any(|r| r.score > 0) {
                 self.bonus
@@ -283,6 +283,17 @@ impl Pipeline {
     pub fn set_policy(&self, p: ToolPolicy, id: String) {
         *self.policy.borrow_mut() = Rc::new(p);
         *self.policy_id.borrow_mut() = id;
+    }
+
+    /// Replaces secrets found in `text` (configured values and well-known key formats scoring
+    /// 70 or more; not the generic high-entropy rule) with `[REDACTED]`; `None` if none found.
+    pub fn scrub_secrets(&self, text: &str) -> Option<String> {
+        let known: Vec<&str> = self.known.iter().map(String::as_str).collect();
+        let found: Vec<Reason> = secrets::scan_secrets(text, &known, &self.limits)
+            .into_iter()
+            .filter(|r| r.score >= 70 && r.span.is_some())
+            .collect();
+        (!found.is_empty()).then(|| secrets::redact_found(text, &found))
     }
 
     /// Decides one action.
