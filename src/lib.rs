@@ -3,6 +3,9 @@
 //! One static binary, one executor thread, every buffer bounded. See `ARCHITECTURE.md` for the
 //! module map and how a request flows; the binary's entry point is `src/main.rs`.
 
+// `config::schema` builds the config JSON Schema from nested `json!` literals.
+#![recursion_limit = "256"]
+
 pub mod agent;
 pub mod app;
 pub mod bridge;

@@ -60,7 +60,8 @@ fn send(c: &mut Client, text: &str) -> String {
             Some(json!({"sessionKey": "main", "message": text, "idempotencyKey": run})),
         )
         .unwrap();
-    assert_eq!(r["status"], "started", "{r}");
+    // `queued` when the previous run of the session is still finishing.
+    assert!(r["status"] == "started" || r["status"] == "queued", "{r}");
     run
 }
 
@@ -234,7 +235,7 @@ fn every_upstream_action_is_screened_or_counted_as_shed() {
     const N: usize = 40;
     let up = Gateway::start(
         "[agent]\nruntime = \"test-double\"\n\
-         [limits]\nsession_queue = 64\nglobal_queue = 64\noutbound_queue = 256\n",
+         [limits]\nsession_queue = 64\nglobal_queue = 64\nmax_inflight_per_conn = 64\noutbound_queue = 256\n",
     );
     let side = sidecar(&up, "[limits]\nbridge_queue = 1\n");
     let mut st = side.client(&["operator.read"]);
@@ -272,10 +273,11 @@ fn every_upstream_action_is_screened_or_counted_as_shed() {
         "bridge flood: {N} messages, framesIn {} decisions {} shed {}",
         last["framesIn"], last["decisions"], last["shed"]
     );
-    if last["shed"].as_u64().unwrap() > 0 {
-        assert!(
-            side.stderr().contains("ingress queue full"),
-            "shedding is logged"
-        );
-    }
+    // 40 prompts of 16 KiB arrive in one burst while the executor screens one at a time, so a
+    // queue of 1 must shed (36-37 of 40 in practice).
+    assert!(last["shed"].as_u64().unwrap() > 0, "{last}");
+    assert!(
+        side.stderr().contains("ingress queue full"),
+        "shedding is logged"
+    );
 }

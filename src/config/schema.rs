@@ -35,6 +35,7 @@ pub fn config_schema(now_ms: u64) -> Value {
                     "additionalProperties": false,
                     "properties": {
                         "bind": {"type": "string", "default": DEFAULT_BIND},
+                        "runtime_mode": {"type": "string", "enum": ["standalone", "bridge_client"], "default": "standalone", "description": "bridge_client: also screen another gateway's actions ([bridge])"},
                         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
                         "auth": {
                             "type": "object",
@@ -57,10 +58,20 @@ pub fn config_schema(now_ms: u64) -> Value {
                         "main_key": {"type": "string", "default": "main"},
                         "names": {"type": "array", "items": {"type": "string"}, "maxItems": 16, "description": "names that count as a mention in group chats"},
                         "group_activation": {"type": "string", "enum": ["mention", "always"], "default": "mention"},
-                        "runtime": {"type": "string", "enum": ["none", "test-double"], "default": "none", "description": "run executor; test-double is for tests and benchmarks only"},
-                        "test_delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000, "default": 0}
+                        "runtime": {"type": "string", "enum": ["none", "provider", "test-double"], "default": "none (provider when model is set)", "description": "run executor; test-double is for tests and benchmarks only"},
+                        "test_delay_ms": {"type": "integer", "minimum": 0, "maximum": 600000, "default": 0},
+                        "name": {"type": "string", "maxLength": 64},
+                        "system_prompt": {"type": "string", "maxLength": 16384},
+                        "model": {"type": "string", "description": "primary model, provider/model"},
+                        "fallbacks": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
+                        "cloud_fallback": {"type": "boolean", "default": false, "description": "may a local primary fall over to a cloud provider"}
                     }
                 },
+                "models": models_schema(),
+                "runtime": runtime_schema(),
+                "tools": tools_schema(),
+                "defender": defender_schema(),
+                "bridge": bridge_schema(),
                 "pricing": {
                     "type": "array",
                     "maxItems": 256,
@@ -82,10 +93,111 @@ pub fn config_schema(now_ms: u64) -> Value {
         },
         "uiHints": {
             "gateway.auth.token": {"sensitive": true},
-            "gateway.auth.password": {"sensitive": true}
+            "gateway.auth.password": {"sensitive": true},
+            "models.providers.*.apiKey": {"sensitive": true},
+            "defender.virustotal.apiKey": {"sensitive": true},
+            "bridge.token": {"sensitive": true},
+            "bridge.password": {"sensitive": true}
         },
         "version": env!("CARGO_PKG_VERSION"),
         "generatedAt": crate::clock::rfc3339(now_ms),
+    })
+}
+
+fn models_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "providers": {
+                "type": "object",
+                "maxProperties": 32,
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "api": {"type": "string", "enum": ["openai-completions"]},
+                        "baseUrl": {"type": "string", "description": "…/v1 or a full …/chat/completions URL; ${ENV} allowed"},
+                        "apiKey": {"type": "string", "description": "secret; literal or ${ENV}"},
+                        "allowUnauthenticated": {"type": "boolean"},
+                        "local": {"type": "boolean"},
+                        "models": {"type": "array", "maxItems": 64, "items": {"type": "object", "additionalProperties": false, "required": ["id"], "properties": {
+                            "id": {"type": "string"}, "name": {"type": "string"}, "contextWindow": {"type": "integer", "minimum": 0},
+                            "maxTokens": {"type": "integer", "minimum": 0}, "reasoning": {"type": "boolean"},
+                            "cost": {"type": "object", "additionalProperties": false, "required": ["input", "output"], "properties": {
+                                "input": {"type": "number", "minimum": 0}, "output": {"type": "number", "minimum": 0},
+                                "cacheRead": {"type": "number", "minimum": 0}, "cacheWrite": {"type": "number", "minimum": 0}}}}}},
+                        "options": {"type": "object", "additionalProperties": false, "properties": {
+                            "authHeader": {"type": "string"}, "authPrefix": {"type": "string"},
+                            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "defaults": {"type": "object", "description": "merged into every request body"},
+                            "stream": {"type": "boolean", "default": true}, "streamUsage": {"type": "boolean", "default": true}}}
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn runtime_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "selfHealing": {"type": "object", "additionalProperties": false, "properties": {
+                "enabled": {"type": "boolean", "default": true},
+                "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+                "backoffMs": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 500}}}
+        }
+    })
+}
+
+fn tools_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "enabled": {"type": "boolean", "default": true},
+            "workspace": {"type": "string", "default": "workspace", "description": "relative to state_dir when not absolute"},
+            "exec": {"type": "object", "additionalProperties": false, "properties": {
+                "approval": {"type": "string", "enum": ["deny", "review", "allow"], "default": "deny"},
+                "allow": {"type": "array", "items": {"type": "string"}, "maxItems": 64},
+                "shell": {"type": "string", "description": "absolute path; commands run as <shell> -c"}}},
+            "http": {"type": "object", "additionalProperties": false, "properties": {
+                "allow": {"type": "array", "items": {"type": "string"}, "maxItems": 64, "description": "hosts, or *.suffix"}}}
+        }
+    })
+}
+
+fn defender_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "screen_prompts": {"type": "boolean", "default": true},
+            "screen_tool_output": {"type": "boolean", "default": true},
+            "protect_paths": {"type": "array", "items": {"type": "string"}, "maxItems": 256},
+            "quarantine_dir": {"type": "string", "default": "quarantine"},
+            "policy_file": {"type": "string", "description": "signed policy bundle"},
+            "policy_key_env": {"type": "string", "default": "OPENCLAW_EDGE_POLICY_KEY"},
+            "policy": {"type": "object", "description": "same shape as a bundle's policy: profile, allow, deny, byProvider, floors, toolBonus, channelBonus, thresholds, auditOnly, allowPrefixes"},
+            "virustotal": {"type": "object", "additionalProperties": false, "properties": {
+                "apiKey": {"type": "string", "description": "secret; ${ENV} allowed"},
+                "baseUrl": {"type": "string", "default": "https://www.virustotal.com/api/v3"}}}
+        }
+    })
+}
+
+fn bridge_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "url": {"type": "string", "description": "ws:// or wss:// of the upstream gateway"},
+            "token": {"type": "string", "description": "secret; ${ENV} allowed"},
+            "password": {"type": "string", "description": "secret; ${ENV} allowed"},
+            "resolve_approvals": {"type": "boolean", "default": true}
+        }
     })
 }
 
