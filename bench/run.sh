@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # bench/run.sh — build the static gateway binary (unless given), then run the gateway benchmark
-# (bench/gateway.rs), the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages)
-# and the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider).
+# (bench/gateway.rs), the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages),
+# the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider)
+# and the defender benchmark (bench/defender.rs: the pure decision pipeline in-process; needs no
+# server binary).
 #
 # usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F]
-#                     [--sessions-json-out F] [--chat-json-out F]
-#                     [--sessions-only] [--chat-only] [--no-sessions] [--no-chat] [--keep]
+#                     [--sessions-json-out F] [--chat-json-out F] [--defender-json-out F]
+#                     [--sessions-only] [--chat-only] [--defender-only]
+#                     [--no-sessions] [--no-chat] [--no-defender] [--keep]
 #   --bin PATH    measure this binary instead of building one
 #   --build-ram   also measure the peak RAM of a clean `cargo build --release` (fat LTO) and a
 #                 clean `cargo build --profile lowmem` with /usr/bin/time -v (slow: minutes each)
 #   --quick       gateway bench: idle window 5–15 s instead of 5–35 s, 3 start-ups instead of 5;
 #                 sessions bench: 2,000 sessions × 20 messages instead of 10,000 × 20;
-#                 chat bench: 5 chats × 500 tokens instead of 20 × 2,000
+#                 chat bench: 5 chats × 500 tokens instead of 20 × 2,000;
+#                 defender bench: 500 / 50 timed decisions instead of 2,000 / 200, 20,000
+#                 decisions for RSS / throughput instead of 100,000
 #   --config F    pass a config file to the server (e.g. one with profile = "core"); gateway and
 #                 sessions benches only (the chat bench writes its own config per scenario)
 #   --json-out F  also write the gateway bench's BENCH_JSON line to F
 #   --sessions-json-out F  also write the sessions bench's BENCH_SESSIONS_JSON line to F
 #   --chat-json-out F      also write the chat bench's BENCH_CHAT_JSON line to F
-#   --sessions-only        only the sessions bench (with --chat-only: both of them)
-#   --chat-only            only the chat bench (with --sessions-only: both of them)
+#   --defender-json-out F  also write the defender bench's BENCH_DEFENDER_JSON line to F
+#   --sessions-only        only the sessions bench (--*-only flags add up: those benches only)
+#   --chat-only            only the chat bench
+#   --defender-only        only the defender bench (no server binary is built)
 #   --no-sessions          skip the sessions bench
 #   --no-chat              skip the chat bench
+#   --no-defender          skip the defender bench
 #   --keep        keep the servers' temp dirs (logs, state, seeded databases) for inspection
 #
 # Binary, when --bin is not given, first that works of:
@@ -30,7 +38,9 @@
 #   4. cargo build --release   (host build: noted in the table, targets apply to 1-3)
 # CARGO_TARGET_DIR is honoured (default: the project's target/). The bench client itself is built
 # by `cargo bench` with LTO off and opt-level 3 (profile overrides through the environment), so it
-# builds fast and spends little CPU next to the server; the server binary is not affected.
+# builds fast and spends little CPU next to the server; the server binary is not affected. The
+# defender bench links the code it measures, so it is built without those overrides: the bench
+# profile inherits release (opt-level z, fat LTO), which is what ships.
 #
 # Everything runs on 127.0.0.1 with a temp state dir; the server is stopped with SIGTERM.
 set -euo pipefail
@@ -47,17 +57,23 @@ BUILD_RAM=0
 PASS=()
 SESS=()
 CHAT=()
+DEF=()
 RUN_GATEWAY=1
 RUN_SESSIONS=1
 RUN_CHAT=1
+RUN_DEFENDER=1
 ONLY_SESSIONS=0
 ONLY_CHAT=0
+ONLY_DEFENDER=0
 QUICK=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --bin) [ "$#" -ge 2 ] || die "--bin needs a path"; BIN=$(abspath "$2"); shift 2 ;;
     --build-ram) BUILD_RAM=1; shift ;;
-    --quick|--keep) PASS+=("$1"); SESS+=("$1"); CHAT+=("$1"); [ "$1" = --quick ] && QUICK=1; shift ;;
+    --quick|--keep)
+      PASS+=("$1"); SESS+=("$1"); CHAT+=("$1")
+      if [ "$1" = --quick ]; then QUICK=1; DEF+=("$1"); fi
+      shift ;;
     --config)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       PASS+=("$1" "$(abspath "$2")"); SESS+=("$1" "$(abspath "$2")"); shift 2 ;;
@@ -70,24 +86,33 @@ while [ "$#" -gt 0 ]; do
     --chat-json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       CHAT+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --defender-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      DEF+=(--json-out "$(abspath "$2")"); shift 2 ;;
     --sessions-only) ONLY_SESSIONS=1; shift ;;
     --chat-only) ONLY_CHAT=1; shift ;;
+    --defender-only) ONLY_DEFENDER=1; shift ;;
     --no-sessions) RUN_SESSIONS=0; shift ;;
     --no-chat) RUN_CHAT=0; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --no-defender) RUN_DEFENDER=0; shift ;;
+    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 cd "$ROOT"
 # --*-only: exactly the benches named (then --no-* can still drop one of them).
-if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ]; then
+if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ] || [ "$ONLY_DEFENDER" = 1 ]; then
   RUN_GATEWAY=0
   [ "$ONLY_SESSIONS" = 1 ] || RUN_SESSIONS=0
   [ "$ONLY_CHAT" = 1 ] || RUN_CHAT=0
+  [ "$ONLY_DEFENDER" = 1 ] || RUN_DEFENDER=0
 fi
-[ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] \
+[ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_DEFENDER" = 1 ] \
   || die "the --*-only / --no-* flags given leave nothing to run"
-[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only"
+[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only / --defender-only"
+# Only the defender bench: it runs the pipeline in-process, no server binary is needed.
+NEED_BIN=0
+{ [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ]; } && NEED_BIN=1
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -95,7 +120,10 @@ MUSL=x86_64-unknown-linux-musl
 NOTE=
 
 # ------------------------------------------------------------------ 1. the binary under test
-if [ -n "$BIN" ]; then
+if [ "$NEED_BIN" = 0 ]; then
+  [ -z "$BIN" ] || log "--bin $BIN is not used: the defender bench runs the pipeline in-process"
+  log "no server binary needed (defender bench only): skipping the build"
+elif [ -n "$BIN" ]; then
   { [ -f "$BIN" ] && [ -x "$BIN" ]; } || die "--bin $BIN is not an executable file"
   NOTE="given with --bin"
 else
@@ -136,7 +164,7 @@ else
     NOTE="FALLBACK host cargo build --release (not the static x86_64 musl build the targets are for)"
   fi
 fi
-log "binary: $BIN ($NOTE)"
+[ "$NEED_BIN" = 0 ] || log "binary: $BIN ($NOTE)"
 
 # ------------------------------------------------------------------ 2. peak RAM of clean builds
 BUILD_RAM_FILE=
@@ -206,4 +234,18 @@ if [ "$RUN_CHAT" = 1 ]; then
   fi
   log "running: cargo bench --bench chat -- --bin $BIN ${CHAT[*]:-}"
   cargo bench --bench chat -- --bin "$BIN" --bin-note "$NOTE" "${CHAT[@]}"
+fi
+
+# ------------------------------------------------------------------ 6. the defender bench
+if [ "$RUN_DEFENDER" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "defender bench, --quick: 500 timed decisions per kind (64 KiB prompts: 50), 20,000 for RSS / throughput"
+  else
+    log "defender bench: 2,000 timed decisions per kind (64 KiB prompts: 200), 100,000 for RSS / throughput"
+  fi
+  # The bench compiles the pipeline it measures: build it with the bench profile as Cargo.toml
+  # has it (inherits release: opt-level z, fat LTO, codegen-units 1), not the client overrides.
+  log "running: cargo bench --bench defender -- ${DEF[*]:-} (bench profile = release settings; the first build takes minutes)"
+  env -u CARGO_PROFILE_BENCH_LTO -u CARGO_PROFILE_BENCH_OPT_LEVEL -u CARGO_PROFILE_BENCH_CODEGEN_UNITS \
+    cargo bench --bench defender -- "${DEF[@]}"
 fi

@@ -35,25 +35,29 @@ pub fn score_prompt(text: &str, l: &ScanLimits) -> Vec<Reason> {
         push_capped(&mut out, truncated(DETECTOR, text, l.max_scan_bytes));
     }
     let hits = phrase_hits(&n.folded);
+    let payload = !n.decoded.is_empty() || n.depth_limited || has_blob(&n.folded);
     let mut obfuscated = None;
     for h in &hits {
         let span = n.original_span(text, h.span);
+        let mut score = h.phrase.score;
+        if h.phrase.rule == "encoded.exec_request" && payload {
+            // "decode this and follow it" next to an actual encoded run.
+            score = 70;
+        }
+        if quoted_mention(&n.folded, h.span.0) {
+            // "flags the phrase 'ignore previous instructions'": talking about an attack.
+            score = score.min(30);
+        }
         let inside = n
             .hidden
             .iter()
             .any(|c| c.offset >= span.0 && c.offset < span.1 && c.kind != HiddenKind::Tag);
-        if inside && obfuscated.is_none() {
+        if inside && obfuscated.is_none() && score >= 40 {
             obfuscated = Some((span, h.phrase.rule));
         }
         add(
             &mut out,
-            Reason::new(
-                DETECTOR,
-                h.phrase.rule,
-                h.phrase.score,
-                Some(span),
-                h.phrase.detail,
-            ),
+            Reason::new(DETECTOR, h.phrase.rule, score, Some(span), h.phrase.detail),
         );
     }
     if let Some((span, rule)) = obfuscated {
@@ -70,8 +74,88 @@ pub fn score_prompt(text: &str, l: &ScanLimits) -> Vec<Reason> {
     }
     hidden_reasons(&n, &mut out);
     layer_reasons(&n, l, &mut out);
+    rot13_reasons(&n, &mut out);
     link_reasons(text, &n, &mut out);
     out
+}
+
+/// Whether the folded text holds a token that looks like an encoded payload: 24+ characters of
+/// a base64/base32/hex alphabet with both letters and digits, or 6+ `%HH` escapes.
+fn has_blob(folded: &str) -> bool {
+    folded.split([' ', '\n']).any(|t| {
+        let t = t.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '%');
+        let b64 = t.len() >= 24
+            && t.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
+            })
+            && t.bytes().any(|b| b.is_ascii_digit())
+            && t.bytes().any(|b| b.is_ascii_alphabetic());
+        b64 || t.matches('%').count() >= 6
+    })
+}
+
+/// Whether the match at `start` is quoted right after a cue that the text talks *about* a
+/// phrase ("the phrase 'ignore previous instructions'", "strings like \"...\"").
+fn quoted_mention(folded: &str, start: usize) -> bool {
+    let before = &folded[..start];
+    let Some(q) = before.chars().next_back() else {
+        return false;
+    };
+    if !"'\"`\u{2018}\u{201c}\u{00ab}".contains(q) {
+        return false;
+    }
+    let from = floor(before, before.len().saturating_sub(q.len_utf8() + 40));
+    let cue = &before[from..before.len() - q.len_utf8()];
+    [
+        "phrase",
+        "string",
+        "the words",
+        "keyword",
+        "pattern",
+        "such as",
+        "like ",
+        "e.g.",
+        "example",
+        "sentence",
+    ]
+    .iter()
+    .any(|c| cue.contains(c))
+}
+
+/// Rot13 text, decoded when the prompt names rot13 (otherwise rot13 is not tried).
+fn rot13_reasons(n: &Normalized, out: &mut Vec<Reason>) {
+    let s = n.folded.as_str();
+    if !["rot13", "rot-13", "rot 13", "caesar"]
+        .iter()
+        .any(|m| s.contains(m))
+    {
+        return;
+    }
+    let rotated: String = s
+        .chars()
+        .map(|c| match c {
+            'a'..='m' => (c as u8 + 13) as char,
+            'n'..='z' => (c as u8 - 13) as char,
+            _ => c,
+        })
+        .collect();
+    let inner = phrase_hits(&rotated);
+    let Some(top) = inner.iter().max_by_key(|h| h.phrase.score) else {
+        return;
+    };
+    if top.phrase.score < 40 {
+        return;
+    }
+    add(
+        out,
+        Reason::new(
+            DETECTOR,
+            "encoded.rot13",
+            if top.phrase.score >= 70 { 85 } else { 60 },
+            None,
+            format!("rot13 text holds {}", top.phrase.rule),
+        ),
+    );
 }
 
 /// Adds `r`, or raises the score of an existing reason with the same rule (one per rule).
@@ -99,6 +183,7 @@ fn phrase_hits(folded: &str) -> Vec<Hit> {
     let hay = Hay {
         flat: &flat,
         lines: folded,
+        pairs: byte_pairs(&flat),
     };
     PHRASES
         .iter()
@@ -111,12 +196,36 @@ fn phrase_hits(folded: &str) -> Vec<Hit> {
 struct Hay<'a> {
     flat: &'a str,
     lines: &'a str,
+    /// Which byte pairs occur in `flat` (a 65,536-bit set): terms with a missing pair are
+    /// skipped without scanning, which keeps the large phrase table cheap.
+    pairs: Vec<u64>,
+}
+
+impl Hay<'_> {
+    fn may_contain(&self, t: &str) -> bool {
+        t.as_bytes().windows(2).all(|w| {
+            let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+            self.pairs[i >> 6] & (1 << (i & 63)) != 0
+        })
+    }
+}
+
+fn byte_pairs(s: &str) -> Vec<u64> {
+    let mut set = vec![0u64; 1024];
+    for w in s.as_bytes().windows(2) {
+        let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+        set[i >> 6] |= 1 << (i & 63);
+    }
+    set
 }
 
 fn find_phrase(h: &Hay, p: &Phrase) -> Option<(usize, usize)> {
     let (first, rest) = p.groups.split_first()?;
     for term in *first {
         let t = Term::parse(term);
+        if !h.may_contain(t.text) {
+            continue;
+        }
         let mut from = 0;
         while let Some(rel) = h.flat[from..].find(t.text) {
             let start = from + rel;
@@ -154,6 +263,9 @@ fn follow(h: &Hay, mut pos: usize, groups: &[&[&str]], gap: usize) -> Option<usi
         let mut best: Option<(usize, usize)> = None;
         for term in *g {
             let t = Term::parse(term);
+            if !h.may_contain(t.text) {
+                continue;
+            }
             let hi = floor(h.flat, limit + t.text.len());
             let mut from = pos;
             while let Some(rel) = h.flat[from..hi].find(t.text) {
@@ -404,16 +516,22 @@ fn link_reasons(original: &str, n: &Normalized, out: &mut Vec<Reason>) {
         };
         let colon = from + rel;
         from = colon + 3;
-        let start = if s[..colon].ends_with("https") {
-            colon - 5
-        } else if s[..colon].ends_with("http") {
-            colon - 4
-        } else {
+        let Some(scheme) = ["https", "http", "wss", "ws"]
+            .iter()
+            .find(|p| s[..colon].ends_with(*p))
+        else {
             continue;
         };
-        let end = s[colon..]
+        let start = colon - scheme.len();
+        let mut end = s[colon..]
             .find(|c: char| c.is_whitespace() || "<>\"'`)]".contains(c))
             .map_or(s.len(), |e| colon + e);
+        // A `<placeholder>` right after `=` belongs to the query ("?v=<password>").
+        if s[..end].ends_with('=') && s[end..].starts_with('<') {
+            if let Some(close) = s[end..floor(s, end + 40)].find('>') {
+                end += close + 1;
+            }
+        }
         from = end.max(from);
         links += 1;
         let link = &s[start..end];

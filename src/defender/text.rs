@@ -13,8 +13,8 @@
 //!
 //! Deliberate limits: homoglyphs are folded only in words that mix Latin with look-alikes, so
 //! real Russian or Greek words stay intact (an all-Cyrillic spelling of an English word is not
-//! folded); leetspeak (`1gn0r3`) and letters spaced with punctuation (`i.g.n.o.r.e`) are not
-//! undone; spans into the original are best effort where folding changed lengths.
+//! folded); leetspeak (`1gn0r3`) is not undone (letters spaced with one repeated punctuation mark,
+//! `i.g.n.o.r.e`, are joined like spaced letters); spans into the original are best effort where folding changed lengths.
 
 use super::reason::{ScanLimits, clip};
 
@@ -287,7 +287,7 @@ fn confusable(c: char) -> Option<char> {
         'ԁ' => 'd',
         'е' | 'Е' | 'ё' | 'Ё' | 'ε' | 'Ε' => 'e',
         'һ' | 'Һ' | 'н' | 'Н' | 'Η' => 'h',
-        'і' | 'І' | 'ї' | 'ι' | 'Ι' | 'ı' | 'Ӏ' => 'i',
+        'і' | 'І' | 'ї' | 'ι' | 'Ι' | 'Ӏ' => 'i',
         'ј' | 'Ј' => 'j',
         'к' | 'К' | 'κ' | 'Κ' => 'k',
         'ӏ' | 'ℓ' => 'l',
@@ -463,6 +463,16 @@ fn collapse(a: &str) -> Builder {
             after_run = true;
             continue;
         }
+        if let Some((end, sep)) = dotted_run(a, i, min) {
+            for (k, c) in a[i..end].char_indices() {
+                if c != sep {
+                    b.push(c, i + k);
+                }
+            }
+            i = end;
+            after_run = true;
+            continue;
+        }
         after_run = false;
         for c in a[i..].chars() {
             if c == ' ' || c == '\n' {
@@ -473,6 +483,30 @@ fn collapse(a: &str) -> Builder {
         }
     }
     b
+}
+
+/// End of a run of at least `min` single ASCII letters joined by one repeated punctuation mark
+/// (`i.g.n.o.r.e`, `d-i-s-r-e-g-a-r-d`), from `start`, and that mark.
+fn dotted_run(a: &str, start: usize, min: usize) -> Option<(usize, char)> {
+    let bytes = a.as_bytes();
+    let sep = *bytes.get(start + 1)?;
+    if !bytes[start].is_ascii_alphabetic() || !b".-_*|/~+".contains(&sep) {
+        return None;
+    }
+    let mut p = start;
+    let mut n = 0;
+    while p < bytes.len() && bytes[p].is_ascii_alphabetic() {
+        n += 1;
+        let next = bytes.get(p + 1).copied();
+        if next == Some(sep) && bytes.get(p + 2).is_some_and(u8::is_ascii_alphabetic) {
+            p += 2;
+        } else if next.is_none_or(|c| !c.is_ascii_alphanumeric()) {
+            break;
+        } else {
+            return None;
+        }
+    }
+    (n >= min).then_some((p + 1, char::from(sep)))
 }
 
 /// End of a run of at least `min` one-letter tokens separated by single spaces, from `start`.
@@ -593,7 +627,7 @@ fn scan_token(
             continue;
         }
         let span = (start + s, start + e);
-        let hex_run = run.len().is_multiple_of(2) && run.iter().all(u8::is_ascii_hexdigit);
+        let hex_run = run.len() % 2 == 0 && run.iter().all(u8::is_ascii_hexdigit);
         if let Some(dec) = hex_run.then(|| hex(run)).flatten().filter(|d| printable(d)) {
             layer(Encoding::Hex, dec, span, depth, outer, probe_only, st);
             continue;

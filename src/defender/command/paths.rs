@@ -8,7 +8,7 @@ use super::basename;
 #[rustfmt::skip]
 pub(super) const BLOCK_DEVICES: &[&str] = &[
     "/dev/sd", "/dev/nvme", "/dev/mmcblk", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/disk",
-    "/dev/mapper/", "/dev/md", "/dev/dm-",
+    "/dev/mapper/", "/dev/md", "/dev/dm-", "/dev/mem", "/dev/kmem", "/dev/port",
 ];
 
 #[rustfmt::skip]

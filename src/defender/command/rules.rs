@@ -48,7 +48,97 @@ pub(super) fn add(
 pub(super) fn is_interpreter(p: &str) -> bool {
     SHELLS.contains(&p)
         || p.starts_with("python")
-        || matches!(p, "perl" | "ruby" | "node" | "nodejs" | "php" | "lua")
+        || matches!(
+            p,
+            "perl" | "ruby" | "node" | "nodejs" | "php" | "lua" | "pwsh" | "powershell"
+        )
+}
+
+/// Script one-liner markers: fetching remote content, running a string, decoding, shells.
+const SCRIPT_FETCH: &[&str] = &[
+    "urlopen",
+    "urllib",
+    "requests.get",
+    "net::http",
+    "http.get",
+    "https.get",
+    "fetch(",
+    "open-uri",
+    "lwp::simple",
+    "getstore(",
+    "file_get_contents(\"http",
+    "file_get_contents('http",
+    "downloadstring",
+    "invoke-webrequest",
+    "iwr ",
+    "wget ",
+    "curl ",
+];
+const SCRIPT_EXEC: &[&str] = &[
+    "exec(",
+    "eval(",
+    "system(",
+    "os.system",
+    "popen",
+    "subprocess",
+    "child_process",
+    "spawn(",
+    "iex",
+    "invoke-expression",
+    "execsync",
+    "`",
+];
+const SCRIPT_DECODE: &[&str] = &[
+    "fromhex",
+    "b64decode",
+    "base64",
+    "unhexlify",
+    "codecs.decode",
+    "atob(",
+    "decode64",
+    "unpack(",
+    "frombase64string",
+    "rot13",
+    "[::-1]",
+];
+const SCRIPT_SHELL: &[&str] = &[
+    "nc -e",
+    "ncat -e",
+    "/dev/tcp/",
+    "bash -i",
+    "sh -i",
+    "mkfifo",
+];
+
+/// Words that expand to the command name: `{rm,-rf,/}` (brace list) and `` `echo rm` `` or
+/// `$(printf rm)` (a substitution that only prints a constant).
+fn expanded_name(argv: &[String]) -> Option<String> {
+    let w = argv.first()?;
+    if let Some(inner) = w.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+        if inner.contains(',') && !inner.contains('{') {
+            let mut words: Vec<String> = inner.split(',').map(str::to_string).collect();
+            words.extend(argv[1..].iter().cloned());
+            return Some(words.join(" "));
+        }
+        return None;
+    }
+    let inner = w
+        .strip_prefix('`')
+        .and_then(|x| x.strip_suffix('`'))
+        .or_else(|| w.strip_prefix("$(").and_then(|x| x.strip_suffix(')')))?;
+    let rest = inner
+        .strip_prefix("echo ")
+        .or_else(|| inner.strip_prefix("printf "))?;
+    let name: String = rest
+        .chars()
+        .filter(|c| !matches!(c, '\'' | '"' | '\\'))
+        .collect();
+    if name.contains(['`', '$', '{']) {
+        return None;
+    }
+    let mut words = vec![name.trim().to_string()];
+    words.extend(argv[1..].iter().cloned());
+    Some(words.join(" "))
 }
 
 /// Whether `eff` (wrappers stripped) runs code read from stdin: `sh`, `bash -s`, `python3 -`.
@@ -363,6 +453,19 @@ fn segment(
                     add(out, rule, score, format!("{what} ({t})"));
                 }
             }
+            if p == "mv"
+                && positional.len() >= 2
+                && positional[..positional.len() - 1]
+                    .iter()
+                    .any(|x| root_level(x) || x.starts_with("/boot/") || x.starts_with("/etc/"))
+            {
+                add(
+                    out,
+                    "destructive.move_system",
+                    80,
+                    "moves a system directory away",
+                );
+            }
         }
         "setcap" => {
             let strong = a.iter().any(|x| {
@@ -498,6 +601,53 @@ fn segment(
             );
         }
         "eval" => add(out, "obfuscation.eval", 35, "eval runs a built string"),
+        "chpasswd"
+            if segs
+                .iter()
+                .any(|x| x.argv.iter().any(|w| w.starts_with("root:"))) =>
+        {
+            add(out, "privesc.root_password", 80, "sets the root password");
+        }
+        "awk" | "gawk"
+            if a.iter()
+                .any(|x| x.contains("/inet/tcp/") || x.contains("/inet/udp/")) =>
+        {
+            add(
+                out,
+                "reverse_shell.awk_inet",
+                90,
+                "awk opening a network socket",
+            );
+        }
+        "nslookup" | "dig" | "host" | "drill" | "ping" | "ping6"
+            if a.iter().any(|x| x.contains("$(") || x.contains('`')) =>
+        {
+            add(
+                out,
+                "exfil.dns_subst",
+                80,
+                "sends command output inside a host name",
+            );
+        }
+        "systemd-run"
+            if a.iter().any(|x| {
+                x.starts_with("--on-calendar")
+                    || x.starts_with("--on-boot")
+                    || x.starts_with("--on-active")
+                    || x.starts_with("--on-unit-active")
+                    || x.starts_with("--on-startup")
+            }) =>
+        {
+            let remote = argv
+                .iter()
+                .any(|w| w.contains("curl") || w.contains("wget") || w.contains("/dev/tcp"));
+            add(
+                out,
+                "persistence.timer",
+                if remote { 85 } else { 45 },
+                "schedules a recurring command",
+            );
+        }
         "curl" | "wget" => upload(a, out),
         "scp" | "rsync" => {
             let remote = positional.last().is_some_and(|t| t.contains(':'));
@@ -548,15 +698,62 @@ fn segment(
                 );
             }
             if code.contains("fork")
-                && (code.contains("while") || code.contains("for"))
-                && code.matches("fork").count() >= 2
+                && (code.contains("while") || code.contains("for") || code.contains("loop"))
             {
                 add(out, "destructive.fork_bomb", 90, "fork loop");
             }
+            let has = |set: &[&str]| set.iter().any(|n| code.contains(n));
+            if has(SCRIPT_FETCH) && has(SCRIPT_EXEC) {
+                add(
+                    out,
+                    "download_exec.script_fetch",
+                    90,
+                    format!("{p} one-liner runs code it downloads"),
+                );
+            }
+            if has(SCRIPT_DECODE) && has(SCRIPT_EXEC) {
+                add(
+                    out,
+                    "obfuscation.decode_exec",
+                    85,
+                    format!("{p} one-liner runs decoded text"),
+                );
+            }
+            if has(SCRIPT_SHELL) && has(SCRIPT_EXEC) {
+                add(
+                    out,
+                    "reverse_shell.script_socket",
+                    90,
+                    format!("{p} one-liner starts a reverse shell"),
+                );
+            }
         }
     }
-    if argv.first().is_some_and(|w| w == "sudo") {
+    if argv
+        .first()
+        .is_some_and(|w| matches!(basename(w), "sudo" | "doas" | "pkexec"))
+    {
         let eff = &argv[1..];
+        // GTFOBins style: a root program told to start a shell (`sudo find . -exec /bin/sh`,
+        // `sudo python3 -c 'import pty;pty.spawn("/bin/bash")'`, `pkexec /bin/sh`).
+        let spawns_shell = eff.iter().skip(1).any(|x| {
+            let l = x.to_ascii_lowercase();
+            SHELLS.contains(&basename(&l)) && x.contains('/')
+                || l.contains("pty.spawn")
+                || l.contains("/bin/sh")
+                || l.contains("/bin/bash")
+                || l.starts_with(":!")
+        }) || (basename(&argv[0]) == "pkexec"
+            && eff.first().is_some_and(|x| SHELLS.contains(&basename(x)))
+            && eff.len() == 1);
+        if spawns_shell {
+            add(
+                out,
+                "privesc.sudo_shell",
+                75,
+                "runs a shell as root through another program",
+            );
+        }
         let opts_shell = eff
             .iter()
             .take_while(|x| x.starts_with('-'))
@@ -581,6 +778,26 @@ fn segment(
             "exfil.read_secret",
             if secret >= 60 { 60 } else { 35 },
             "reads a credential or key file",
+        );
+    }
+    if let Some(x) = expanded_name(strip_wrappers(&s.argv)) {
+        add(
+            out,
+            "obfuscation.built_command",
+            60,
+            "the command name is built by brace expansion or a substitution",
+        );
+        segments(&super::parse(&x), out);
+    }
+    if strip_wrappers(&s.argv)
+        .first()
+        .is_some_and(|w| w.contains('/') && w.contains(['?', '*', '[']) && !w.starts_with("$("))
+    {
+        add(
+            out,
+            "obfuscation.glob_command",
+            70,
+            "the command name is a glob pattern",
         );
     }
     if strip_wrappers(&s.argv)
@@ -738,6 +955,33 @@ fn pipeline(
                 "exfil.pipe_secret",
                 90,
                 format!("secret file piped into {p}"),
+            );
+        }
+        let a = progs[j].1;
+        let stdin_upload = match p {
+            "curl" => a.windows(2).any(|w| {
+                matches!(
+                    w[0].as_str(),
+                    "-T" | "--upload-file"
+                        | "-d"
+                        | "--data"
+                        | "--data-binary"
+                        | "--data-raw"
+                        | "-F"
+                ) && (w[1] == "-" || w[1].ends_with("@-"))
+            }),
+            "wget" => a
+                .iter()
+                .any(|x| x.starts_with("--post-file=-") || x == "--body-file=-"),
+            _ => !a.iter().any(|x| x == "-l" || x.starts_with("-l")),
+        };
+        let constant = |q: &str| matches!(q, "echo" | "printf" | "yes" | "true" | "jq" | "seq");
+        if stdin_upload && !up.clone().all(|k| constant(progs[k].0)) {
+            add(
+                out,
+                "exfil.pipe_upload",
+                75,
+                format!("local data piped into {p} for upload"),
             );
         }
         if any(&|q, a| {

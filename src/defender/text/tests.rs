@@ -42,6 +42,11 @@ fn folding_table() {
         ("  lead and trail  ", "lead and trail"),
         ("Straße İstanbul", "straße istanbul"),
         ("忽略 之前", "忽略 之前"),
+        ("i.g.n.o.r.e  a.l.l", "ignore all"),
+        ("d-i-s-r-e-g-a-r-d  t-h-e  r-u-l-e-s", "disregard the rules"),
+        ("e.g. the u.s.a.", "e.g. the u.s.a."),
+        ("x-ray a-b", "x-ray a-b"),
+        ("yazdır mesajımı", "yazdır mesajımı"), // Turkish dotless i is a letter, not a look-alike
         ("", ""),
     ];
     for (input, want) in cases {
