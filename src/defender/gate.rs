@@ -1,7 +1,7 @@
 //! The defender at run time: the pipeline plus the signals and records that need I/O.
 //!
 //! `Defender::screen` decides an action with the pure `Pipeline`, adds the VirusTotal signal for
-//! URLs (a lookup on the blocking pool with `limits.vt_timeout_ms`, answers cached in a bounded
+//! URLs and for content about to be written (by SHA-256; a lookup on the blocking pool with `limits.vt_timeout_ms`, answers cached in a bounded
 //! TTL cache; no key configured = the signal is skipped and the decision says so), emits one
 //! `security.decision` event to read-scoped operators, writes blocked actions to the quarantine
 //! (on the pool, rotated under `limits.quarantine_max_bytes`) and counts everything for `status`.
@@ -145,12 +145,32 @@ impl Defender {
             } => args.get("url").and_then(Value::as_str).map(str::to_string),
             _ => None,
         };
-        // A blocked action needs no lookup; anything else gets the URL signal.
-        if let Some(u) = url
-            && a.verdict != Verdict::Block
-        {
-            let more = self.vt_reasons(ctx, Subject::Url(u)).await;
-            a.add(more, &self.pipeline.policy());
+        // Content about to be written gets the file-hash signal (a known-bad payload by hash).
+        let content = match action {
+            Action::File {
+                content: Some(c), ..
+            } => Some(c.to_string()),
+            Action::Tool {
+                name: "write",
+                args,
+            } => args
+                .get("content")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        };
+        // A blocked action needs no lookup; anything else gets the URL / file signal.
+        if a.verdict != Verdict::Block {
+            if let Some(u) = url {
+                let more = self.vt_reasons(ctx, Subject::Url(u)).await;
+                a.add(more, &self.pipeline.policy());
+            }
+            if let Some(c) = content {
+                use sha2::Digest;
+                let sha = crate::ids::hex(&sha2::Sha256::digest(c.as_bytes()));
+                let more = self.vt_reasons(ctx, Subject::File(sha)).await;
+                a.add(more, &self.pipeline.policy());
+            }
         }
         self.record(ctx, &action, &c, &a, routing);
         a
