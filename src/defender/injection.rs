@@ -20,7 +20,9 @@ use super::text::{self, HiddenKind, Normalized};
 use super::url;
 
 mod phrases;
+mod phrases_i18n;
 use phrases::{PHRASES, Phrase};
+use phrases_i18n::PHRASES_I18N;
 
 const DETECTOR: &str = "injection";
 
@@ -187,6 +189,7 @@ fn phrase_hits(folded: &str) -> Vec<Hit> {
     };
     PHRASES
         .iter()
+        .chain(PHRASES_I18N)
         .filter_map(|p| find_phrase(&hay, p).map(|span| Hit { phrase: p, span }))
         .collect()
 }
