@@ -10,8 +10,7 @@
 //! No I/O and no clock: the VirusTotal signal (network) is added by the caller through
 //! `Assessment::add`, which recomputes the verdict; so are host-integrity findings.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
 
@@ -65,6 +64,64 @@ impl Action<'_> {
     }
 }
 
+/// An `Action` with owned data, to decide it on another thread (large inputs go to the pool).
+#[derive(Debug, Clone)]
+pub enum OwnedAction {
+    /// See `Action::Prompt`.
+    Prompt(String),
+    /// See `Action::Command`.
+    Command(String),
+    /// See `Action::Url`.
+    Url(String),
+    /// See `Action::File`.
+    File(String, Option<String>),
+    /// See `Action::Tool`.
+    Tool(String, Value),
+    /// See `Action::ToolOutput`.
+    ToolOutput(String, String),
+}
+
+impl OwnedAction {
+    /// An owned copy of `a`.
+    pub fn of(a: &Action<'_>) -> OwnedAction {
+        match *a {
+            Action::Prompt(t) => OwnedAction::Prompt(t.into()),
+            Action::Command(t) => OwnedAction::Command(t.into()),
+            Action::Url(t) => OwnedAction::Url(t.into()),
+            Action::File { path, content } => {
+                OwnedAction::File(path.into(), content.map(str::to_string))
+            }
+            Action::Tool { name, args } => OwnedAction::Tool(name.into(), args.clone()),
+            Action::ToolOutput { tool, text } => OwnedAction::ToolOutput(tool.into(), text.into()),
+        }
+    }
+
+    /// The borrowed form.
+    pub fn as_action(&self) -> Action<'_> {
+        match self {
+            OwnedAction::Prompt(t) => Action::Prompt(t),
+            OwnedAction::Command(t) => Action::Command(t),
+            OwnedAction::Url(t) => Action::Url(t),
+            OwnedAction::File(path, content) => Action::File {
+                path,
+                content: content.as_deref(),
+            },
+            OwnedAction::Tool(name, args) => Action::Tool { name, args },
+            OwnedAction::ToolOutput(tool, text) => Action::ToolOutput { tool, text },
+        }
+    }
+
+    /// Bytes of text the detectors will scan (what decides where the work runs).
+    pub fn text_len(a: &Action<'_>) -> usize {
+        match *a {
+            Action::Prompt(t) | Action::Command(t) | Action::Url(t) => t.len(),
+            Action::File { path, content } => path.len() + content.map_or(0, str::len),
+            Action::Tool { args, .. } => args.to_string().len(),
+            Action::ToolOutput { text, .. } => text.len(),
+        }
+    }
+}
+
 /// Where an action comes from (routing hints for events, provider overrides, channel bonus).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
@@ -76,6 +133,37 @@ pub struct Context<'a> {
     pub provider: Option<&'a str>,
     /// Model asking (tool calls).
     pub model: Option<&'a str>,
+}
+
+/// A `Context` with owned data (see `OwnedAction`).
+#[derive(Debug, Clone, Default)]
+pub struct OwnedContext {
+    session_key: Option<String>,
+    channel: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+}
+
+impl OwnedContext {
+    /// An owned copy of `c`.
+    pub fn of(c: &Context<'_>) -> OwnedContext {
+        OwnedContext {
+            session_key: c.session_key.map(str::to_string),
+            channel: c.channel.map(str::to_string),
+            provider: c.provider.map(str::to_string),
+            model: c.model.map(str::to_string),
+        }
+    }
+
+    /// The borrowed form.
+    pub fn as_context(&self) -> Context<'_> {
+        Context {
+            session_key: self.session_key.as_deref(),
+            channel: self.channel.as_deref(),
+            provider: self.provider.as_deref(),
+            model: self.model.as_deref(),
+        }
+    }
 }
 
 /// A decision with everything that led to it.
@@ -239,8 +327,8 @@ fn reason(
 /// The defender: policy plus detectors, built once; the policy can be swapped at run time.
 #[derive(Debug)]
 pub struct Pipeline {
-    policy: RefCell<Rc<ToolPolicy>>,
-    policy_id: RefCell<String>,
+    policy: RwLock<Arc<ToolPolicy>>,
+    policy_id: RwLock<String>,
     limits: ScanLimits,
     known: Vec<String>,
     tools_enabled: bool,
@@ -259,8 +347,8 @@ impl Pipeline {
         protect: Vec<String>,
     ) -> Pipeline {
         Pipeline {
-            policy: RefCell::new(Rc::new(policy)),
-            policy_id: RefCell::new("config".into()),
+            policy: RwLock::new(Arc::new(policy)),
+            policy_id: RwLock::new("config".into()),
             limits,
             known: known.into_iter().filter(|k| k.len() >= 8).collect(),
             tools_enabled,
@@ -270,19 +358,22 @@ impl Pipeline {
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> Rc<ToolPolicy> {
-        Rc::clone(&self.policy.borrow())
+    pub fn policy(&self) -> Arc<ToolPolicy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Where the policy in force came from (`config` or `bundle:<id>`).
     pub fn policy_id(&self) -> String {
-        self.policy_id.borrow().clone()
+        self.policy_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Puts a new policy in force (a verified bundle).
     pub fn set_policy(&self, p: ToolPolicy, id: String) {
-        *self.policy.borrow_mut() = Rc::new(p);
-        *self.policy_id.borrow_mut() = id;
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p);
+        *self.policy_id.write().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
     /// Replaces secrets found in `text` (configured values and well-known key formats scoring
