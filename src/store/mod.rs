@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod messages;
 pub mod schema;
 pub mod sessions;
+pub mod telegram;
 pub mod usage;
 
 use std::fmt;

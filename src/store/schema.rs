@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -93,6 +93,37 @@ const V2: &str = "
 DROP INDEX sessions_by_updated;
 CREATE INDEX sessions_by_updated_key ON sessions (updated_at DESC, key, archived, kind);
 CREATE INDEX sessions_by_archived_kind ON sessions (archived, kind);
+";
+
+/// Version 3: Telegram bridge state, so a crash at any point neither loses a message nor answers
+/// it twice: the poll offset, each accepted update (with its body, for re-processing after a
+/// restart) and its state, and the persisted, bounded outbox of reply chunks.
+const V3: &str = "
+CREATE TABLE telegram_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE telegram_updates (
+    update_id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    run_id TEXT,
+    done_at INTEGER
+);
+CREATE INDEX telegram_updates_by_state ON telegram_updates (state, update_id);
+CREATE TABLE telegram_outbox (
+    id INTEGER PRIMARY KEY,
+    update_id INTEGER,
+    chat_id INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    parse_mode TEXT,
+    reply_to INTEGER,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    sent_message_id INTEGER
+);
+CREATE INDEX telegram_outbox_due ON telegram_outbox (sent_message_id, next_at);
 ";
 
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.
