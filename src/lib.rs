@@ -23,4 +23,5 @@ pub mod scheduler;
 pub mod sessions;
 pub mod shutdown;
 pub mod store;
+pub mod telegram;
 pub mod telemetry;

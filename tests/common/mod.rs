@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod openai;
+pub mod telegram;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
