@@ -434,7 +434,8 @@ fn strip_unanswered(out: &mut Vec<Value>, open: &[String]) {
             *msg = json!({"role": "assistant", "content": text});
         }
     } else {
-        // Keep only the answered calls, then re-append nothing: the results were cut off too.
+        // Some results are missing: drop the whole exchange (calls and the results that did
+        // arrive), keeping only the assistant's text.
         let text = msg.get("content").cloned().unwrap_or(Value::Null);
         *msg = json!({"role": "assistant", "content": if text.is_null() { Value::from("") } else { text }});
     }
