@@ -108,6 +108,8 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
     start_scheduler(&ctx, &ex);
     // Bridge-client mode: also screen another gateway's actions (no-op when standalone).
     crate::bridge::start(&ctx);
+    // The Telegram bot (no-op unless channels.telegram.enabled).
+    crate::telegram::start(&ctx);
     let accept = ex.spawn(gateway::run(Rc::clone(&ctx), listener));
     ex.spawn(tick_loop(Rc::clone(&ctx))).detach();
     ex.spawn(crate::defender::watch::policy_loop(Rc::clone(&ctx)))

@@ -164,6 +164,15 @@ pub const DEFAULT_BRIDGE_QUEUE: usize = 32;
 /// Largest frame read from the upstream gateway (bridge-client mode); a larger one is counted
 /// (`status.bridge.oversize`) and the connection is re-established, as the stream cannot resync.
 pub const DEFAULT_BRIDGE_MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Telegram reply chunks waiting to be sent (persisted); when full a new answer is refused and
+/// its update stays unanswered until the outbox drains (re-run after a restart).
+pub const DEFAULT_TELEGRAM_OUTBOX: usize = 64;
+/// Telegram update rows kept in the store for duplicate detection; the oldest finished ones are
+/// pruned (unfinished updates are never pruned).
+pub const DEFAULT_TELEGRAM_MAX_UPDATES: usize = 1000;
+/// Telegram sends (messages and chat actions) per second across all chats; past it the sender
+/// waits for the next second.
+pub const DEFAULT_TELEGRAM_SEND_PER_SEC: u32 = 20;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,6 +330,12 @@ pub struct Limits {
     pub bridge_queue: usize,
     /// Largest upstream frame in bridge-client mode; larger → counted, reconnect.
     pub bridge_max_frame_bytes: usize,
+    /// Unsent Telegram reply chunks; full → a new answer waits (its update is re-run later).
+    pub telegram_outbox: usize,
+    /// Telegram update rows kept for duplicate detection; the oldest finished are pruned.
+    pub telegram_max_updates: usize,
+    /// Telegram sends per second, all chats together; past it the sender waits.
+    pub telegram_send_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -402,6 +417,9 @@ impl Default for Limits {
             policy_poll_ms: DEFAULT_POLICY_POLL_MS,
             bridge_queue: DEFAULT_BRIDGE_QUEUE,
             bridge_max_frame_bytes: DEFAULT_BRIDGE_MAX_FRAME_BYTES,
+            telegram_outbox: DEFAULT_TELEGRAM_OUTBOX,
+            telegram_max_updates: DEFAULT_TELEGRAM_MAX_UPDATES,
+            telegram_send_per_sec: DEFAULT_TELEGRAM_SEND_PER_SEC,
         }
     }
 }
@@ -544,6 +562,13 @@ impl Limits {
             "bridge_max_frame_bytes",
             self.bridge_max_frame_bytes as u64,
             64 * 1024,
+        )?;
+        at_least("telegram_outbox", self.telegram_outbox as u64, 1)?;
+        at_least("telegram_max_updates", self.telegram_max_updates as u64, 16)?;
+        at_least(
+            "telegram_send_per_sec",
+            self.telegram_send_per_sec as u64,
+            1,
         )?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.

@@ -14,6 +14,7 @@ pub mod defender;
 pub mod limits;
 pub mod providers;
 mod schema;
+pub mod telegram;
 pub mod tools;
 
 use std::fmt;
@@ -230,6 +231,8 @@ pub struct Config {
     pub runtime_mode: RuntimeMode,
     /// `[bridge]`: the upstream gateway (required in `bridge_client` mode).
     pub bridge: Option<BridgeConfig>,
+    /// `[channels.telegram]`: the Telegram bot bridge (off by default).
+    pub telegram: telegram::TelegramConfig,
 }
 
 /// Command-line overrides, applied after the file.
@@ -267,6 +270,8 @@ struct RawConfig {
     #[serde(default)]
     defender: defender::RawDefender,
     bridge: Option<bridge::RawBridge>,
+    #[serde(default)]
+    channels: telegram::RawChannels,
 }
 
 #[derive(Deserialize, Default)]
@@ -413,6 +418,7 @@ impl Config {
         let defender = defender::build_defender(file.defender, &state_dir, &expand)?;
         let runtime_mode = bridge::parse_mode(file.gateway.runtime_mode.as_deref())?;
         let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
+        let telegram = telegram::build_telegram(&file.channels, env, &expand)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
         let mut pricing = file.pricing;
@@ -451,6 +457,7 @@ impl Config {
             defender,
             runtime_mode,
             bridge,
+            telegram,
         })
     }
 
@@ -492,6 +499,7 @@ impl Config {
             "tools": self.tools.to_public_json(),
             "defender": self.defender.to_public_json(),
             "bridge": self.bridge.as_ref().map(BridgeConfig::to_public_json),
+            "channels": {"telegram": self.telegram.to_public_json()},
             "pricing": self.pricing.iter().map(|p| serde_json::json!({
                 "provider": p.provider, "model": p.model,
                 "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,
@@ -514,7 +522,7 @@ pub fn mask_raw(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for line in raw.lines() {
         let key = line.split('=').next().unwrap_or("").trim();
-        if line.contains('=') && matches!(key, "token" | "password") {
+        if line.contains('=') && matches!(key, "token" | "password" | "botToken") {
             out.push_str(key);
             out.push_str(" = \"");
             out.push_str(REDACTED);

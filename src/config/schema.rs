@@ -72,6 +72,7 @@ pub fn config_schema(now_ms: u64) -> Value {
                 "tools": tools_schema(),
                 "defender": defender_schema(),
                 "bridge": bridge_schema(),
+                "channels": {"type": "object", "additionalProperties": false, "properties": {"telegram": telegram_schema()}},
                 "pricing": {
                     "type": "array",
                     "maxItems": 256,
@@ -97,7 +98,8 @@ pub fn config_schema(now_ms: u64) -> Value {
             "models.providers.*.apiKey": {"sensitive": true},
             "defender.virustotal.apiKey": {"sensitive": true},
             "bridge.token": {"sensitive": true},
-            "bridge.password": {"sensitive": true}
+            "bridge.password": {"sensitive": true},
+            "channels.telegram.botToken": {"sensitive": true}
         },
         "version": env!("CARGO_PKG_VERSION"),
         "generatedAt": crate::clock::rfc3339(now_ms),
@@ -197,6 +199,24 @@ fn bridge_schema() -> Value {
             "token": {"type": "string", "description": "secret; ${ENV} allowed"},
             "password": {"type": "string", "description": "secret; ${ENV} allowed"},
             "resolve_approvals": {"type": "boolean", "default": true}
+        }
+    })
+}
+
+fn telegram_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "enabled": {"type": "boolean", "default": false},
+            "botToken": {"type": "string", "description": "secret; ${ENV} allowed; TELEGRAM_BOT_TOKEN when absent"},
+            "apiBaseUrl": {"type": "string", "default": super::telegram::DEFAULT_API_BASE_URL},
+            "dmPolicy": {"type": "string", "enum": ["pairing", "allowlist", "open"], "default": "allowlist"},
+            "allowFrom": {"type": "array", "items": {"type": "integer"}, "description": "user ids allowed in DMs"},
+            "groups": {"type": "array", "items": {"type": "integer"}, "description": "chat ids of allowlisted groups"},
+            "operators": {"type": "array", "items": {"type": "integer"}, "description": "operator user ids"},
+            "groupActivation": {"type": "string", "enum": ["mention", "always"], "default": "mention"},
+            "pollTimeoutSecs": {"type": "integer", "minimum": 1, "maximum": 50, "default": super::telegram::DEFAULT_POLL_TIMEOUT_SECS}
         }
     })
 }

@@ -22,6 +22,8 @@ pub enum Method {
     Health,
     /// `status`: runtime status.
     Status,
+    /// `channels.status`: the state of each configured chat channel.
+    ChannelsStatus,
     /// `system-presence`: connected clients.
     SystemPresence,
     /// `last-heartbeat`: the last heartbeat run (none run yet: `null`).
@@ -99,9 +101,10 @@ pub enum Method {
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 39] = [
+const NAMES: [(Method, &str, &str); 40] = [
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
+    (Method::ChannelsStatus, "channels.status", READ),
     (Method::SystemPresence, "system-presence", READ),
     (Method::LastHeartbeat, "last-heartbeat", READ),
     (Method::LogsTail, "logs.tail", READ),
@@ -235,6 +238,7 @@ pub async fn call(
     match method {
         Method::Health => Ok(system::health(ctx, no_params(method, params)?).await),
         Method::Status => system::status(ctx, params).await,
+        Method::ChannelsStatus => crate::rpc::channels::status(ctx, params).await,
         Method::SystemPresence => {
             no_params(method, params)?;
             Ok(Value::Array(ctx.hub.presence_all()))

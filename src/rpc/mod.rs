@@ -4,6 +4,7 @@
 //! or an `RpcError`. They never block: file reads and other blocking work go through `ctx.pool`.
 
 pub mod agent;
+pub mod channels;
 pub mod chat;
 pub mod error;
 pub mod sessions;

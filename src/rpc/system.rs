@@ -1,7 +1,7 @@
 //! System methods: `health`, `status`, `logs.tail`, `config.get` (and the `config.schema` shape).
 //!
 //! Everything reported is measured or configured, never invented: session counts come from the
-//! store, run counters from the scheduler, there are no channels yet so their lists are empty, and
+//! store, run counters from the scheduler, channels from `rpc::channels` (empty unless configured), and
 //! `status` says which subsystems are not built yet instead of pretending they are up.
 
 use serde::Deserialize;
@@ -45,13 +45,14 @@ pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
     let start = std::time::Instant::now();
     let sessions = session_summary(ctx).await;
     let agent = ctx.config.agent.default_id.clone();
+    let (order, labels, channels) = super::channels::summary(ctx).await;
     json!({
         "ok": true,
         "ts": now_ms(),
         "durationMs": start.elapsed().as_millis() as u64,
-        "channels": {},
-        "channelOrder": [],
-        "channelLabels": {},
+        "channels": channels,
+        "channelOrder": order,
+        "channelLabels": labels,
         "heartbeatSeconds": 0,
         "defaultAgentId": agent,
         "agents": [{
@@ -146,7 +147,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "scheduler": "running",
             "providers": if ctx.agent.providers.is_some() { "running" } else { "not configured" },
             "defender": "running",
-            "telegram": "not implemented",
+            "telegram": if ctx.config.telegram.enabled { "running" } else { "not configured" },
             "memory": "not implemented",
             "mesh": "not implemented",
         },

@@ -20,4 +20,8 @@
 
 pub mod access;
 pub mod api;
+pub mod bridge;
 pub mod format;
+pub mod poll;
+
+pub use bridge::{channel_json, start};
