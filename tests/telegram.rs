@@ -219,3 +219,45 @@ fn channels_status_shows_the_last_poll_and_never_the_token() {
         assert!(!text.contains(SECRET_PART), "token leaked: {text}");
     }
 }
+
+#[test]
+fn a_flood_is_handled_at_most_telegram_inflight_at_a_time_and_answered_once_each() {
+    let (ai, tg) = (FakeOpenAi::start(), FakeTelegram::start(TOKEN));
+    ai.set_default(Behavior::Text {
+        text: "slow answer".into(),
+        chunks: 2,
+        delay_ms: 300,
+    });
+    let cfg = format!(
+        "[agent]\nmodel = \"fake/m\"\n[models.providers.fake]\nbaseUrl = \"{}\"\n\
+         [limits]\ntelegram_inflight = 2\nmax_concurrent_runs = 8\n\
+         [channels.telegram]\nenabled = true\nbotToken = \"{TOKEN}\"\napiBaseUrl = \"{}\"\n\
+         dmPolicy = \"open\"\npollTimeoutSecs = 2\n",
+        ai.base_url(),
+        tg.base_url()
+    );
+    let gw = Gateway::start(&cfg);
+    let users: Vec<i64> = (0..8).map(|i| 5000 + i).collect();
+    for u in &users {
+        tg.text_message(*u, *u, "hi");
+    }
+    assert!(tg.wait_sent(8, Duration::from_secs(30)), "{}", gw.stderr());
+    for u in &users {
+        assert_eq!(tg.replies_to(*u).len(), 1, "user {u}");
+    }
+    // Each model call takes ~300 ms; no more than 2 may have started within any 250 ms window
+    // that another one is still running in.
+    let mut starts: Vec<Instant> = ai.requests().iter().map(|r| r.at).collect();
+    starts.sort();
+    assert_eq!(starts.len(), 8);
+    for (i, s) in starts.iter().enumerate() {
+        let overlapping = starts[i..]
+            .iter()
+            .filter(|t| t.duration_since(*s) < Duration::from_millis(250))
+            .count();
+        assert!(
+            overlapping <= 2,
+            "{overlapping} model calls started together"
+        );
+    }
+}

@@ -173,6 +173,9 @@ pub const DEFAULT_TELEGRAM_MAX_UPDATES: usize = 1000;
 /// Telegram sends (messages and chat actions) per second across all chats; past it the sender
 /// waits for the next second.
 pub const DEFAULT_TELEGRAM_SEND_PER_SEC: u32 = 20;
+/// Telegram updates handled at once; past it the bridge stops confirming offsets, so further
+/// updates wait on Telegram's side (back-pressure), never in memory here.
+pub const DEFAULT_TELEGRAM_INFLIGHT: usize = 4;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -336,6 +339,8 @@ pub struct Limits {
     pub telegram_max_updates: usize,
     /// Telegram sends per second, all chats together; past it the sender waits.
     pub telegram_send_per_sec: u32,
+    /// Telegram updates handled at once.
+    pub telegram_inflight: usize,
 }
 
 impl Default for Limits {
@@ -420,6 +425,7 @@ impl Default for Limits {
             telegram_outbox: DEFAULT_TELEGRAM_OUTBOX,
             telegram_max_updates: DEFAULT_TELEGRAM_MAX_UPDATES,
             telegram_send_per_sec: DEFAULT_TELEGRAM_SEND_PER_SEC,
+            telegram_inflight: DEFAULT_TELEGRAM_INFLIGHT,
         }
     }
 }
@@ -570,6 +576,7 @@ impl Limits {
             self.telegram_send_per_sec as u64,
             1,
         )?;
+        at_least("telegram_inflight", self.telegram_inflight as u64, 1)?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.
         if self.outbound_queue < self.max_inflight_per_conn * 2 {

@@ -64,6 +64,9 @@ pub struct Telegram {
     budget: Cell<(u64, u32)>,
     /// No send before this time (ms): a `429` or a transient failure pauses every send.
     paused_until: Cell<u64>,
+    /// Updates handled at once (`limits.telegram_inflight`); acquired before an offset is
+    /// confirmed, so a flood waits on Telegram's side instead of in tasks here.
+    slots: Arc<smol::lock::Semaphore>,
 }
 
 thread_local! {
@@ -130,6 +133,9 @@ pub fn start(ctx: &Rc<Ctx>) {
         wake: wake_tx,
         budget: Cell::new((0, 0)),
         paused_until: Cell::new(0),
+        slots: Arc::new(smol::lock::Semaphore::new(
+            ctx.config.limits.telegram_inflight,
+        )),
     });
     ACTIVE.with(|a| *a.borrow_mut() = Some(Rc::clone(&tg)));
     let c = Rc::clone(ctx);
@@ -176,7 +182,7 @@ async fn run(ctx: Rc<Ctx>, tg: Rc<Telegram>, wake_rx: smol::channel::Receiver<()
         pending.len()
     );
     for p in pending {
-        spawn_update(&ctx, &tg, p.update_id, p.body);
+        spawn_update(&ctx, &tg, p.update_id, p.body).await;
     }
     ctx.ex
         .spawn(sender(Rc::clone(&ctx), Rc::clone(&tg), wake_rx))
@@ -245,15 +251,17 @@ async fn accept_batch(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, batch: poll::Batch, ack:
         .await;
     match res {
         Ok((fresh, offset)) => {
-            let _ = ack.try_send(offset);
+            // The batch is durable; the offset is confirmed only once every new update has a
+            // slot, so at most `telegram_inflight` are handled and the rest wait at Telegram.
             for (u, new) in incoming.into_iter().zip(fresh) {
                 if new {
                     tg.updates.set(tg.updates.get() + 1);
-                    spawn_update(ctx, tg, u.update_id, u.body);
+                    spawn_update(ctx, tg, u.update_id, u.body).await;
                 } else {
                     log::debug!("telegram: update {} is a duplicate", u.update_id);
                 }
             }
+            let _ = ack.try_send(offset);
         }
         Err(e) => {
             // Not confirmed: the thread polls with the old offset and gets the batch again.
@@ -264,10 +272,15 @@ async fn accept_batch(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, batch: poll::Batch, ack:
     }
 }
 
-fn spawn_update(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, update_id: i64, body: String) {
+/// Waits for a free slot, then handles the update in its own task (the slot is held until done).
+async fn spawn_update(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, update_id: i64, body: String) {
+    let permit = tg.slots.acquire_arc().await;
     let (c, t) = (Rc::clone(ctx), Rc::clone(tg));
     ctx.ex
-        .spawn(async move { handle_update(&c, &t, update_id, &body).await })
+        .spawn(async move {
+            handle_update(&c, &t, update_id, &body).await;
+            drop(permit);
+        })
         .detach();
 }
 
