@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
 
-use super::reason::{Reason, ScanLimits};
+use super::reason::{Reason, ScanLimits, clip};
 use super::{Verdict, command, injection, policy::ToolPolicy, secrets, url};
 use crate::config::tools::ExecApproval;
 
@@ -515,7 +515,7 @@ impl Pipeline {
                 "policy",
                 "tool.unknown",
                 100,
-                format!("unknown tool {:?}", cut(other, 64)),
+                format!("unknown tool {:?}", clip(other, 64).0),
             )),
         }
         // Secrets leaving through any argument (a URL carrying a key, a command echoing one).
@@ -540,22 +540,11 @@ impl Pipeline {
                 "integrity",
                 "file.protected",
                 90,
-                format!("{} is a protected path", cut(path, 120)),
+                format!("{} is a protected path", clip(path, 120).0),
             ));
         }
         r
     }
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use ureq::unversioned::transport::{
 use super::openai::{self, Sse, SseParser, StreamState};
 use super::{Call, Cancel, Completion, Event, ProviderError, Request, Stats};
 use crate::config::limits::Limits;
-use crate::config::providers::{ModelsConfig, ProviderConfig};
+use crate::config::providers::{ModelsConfig, ProviderConfig, host_of};
 
 /// A socket registered by a request, shut down on cancel.
 pub(super) type SocketHandle = Weak<dyn ShutdownHandle>;
@@ -223,16 +223,6 @@ fn proxy_for(p: &ProviderConfig, env: &dyn Fn(&str) -> Option<String>) -> Option
             log::warn!("provider {}: ignoring unusable proxy setting: {e}", p.id);
             None
         }
-    }
-}
-
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let auth = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let auth = auth.rsplit('@').next().unwrap_or(auth);
-    match auth.strip_prefix('[') {
-        Some(h) => h.split(']').next().unwrap_or(h).to_ascii_lowercase(),
-        None => auth.split(':').next().unwrap_or(auth).to_ascii_lowercase(),
     }
 }
 

@@ -385,21 +385,22 @@ pub fn completions_url(base: &str) -> Result<String, String> {
     }
 }
 
+/// The host of an `http(s)://` URL, lowercased (userinfo, port and IPv6 brackets removed).
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    match authority.strip_prefix('[') {
+        Some(h) => h.split(']').next().unwrap_or(h),
+        None => authority.split(':').next().unwrap_or(authority),
+    }
+    .to_ascii_lowercase()
+}
+
 /// Whether a URL's host is this box or a private network (so no key is needed by default and
 /// a cloud fallback is not silent).
 pub fn is_local_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if let Some(h) = authority.strip_prefix('[') {
-        h.split(']').next().unwrap_or(h)
-    } else {
-        authority.split(':').next().unwrap_or(authority)
-    }
-    .to_ascii_lowercase();
+    let host = host_of(url);
     if host == "localhost"
         || host.ends_with(".localhost")
         || host.ends_with(".local")
