@@ -7,10 +7,19 @@
 //! [`Behavior`]s (a FIFO consumed one per completion request, then a default). Every request is
 //! recorded. Self-contained on purpose: it is included from other crates with
 //! `#[path = "../tests/common/openai.rs"] mod openai;`.
+
 #![allow(dead_code)]
 
+// Each fake server includes the request reader itself, so a bench can `#[path]`-include one
+// server alone; inside `tests/common` both do, hence the allow.
+#[allow(clippy::duplicate_mod)]
+#[path = "http_in.rs"]
+mod http_in;
+
+use http_in::{Bounds, ReadErr, Reader, Req, is_timeout};
+
 use std::collections::{HashMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +29,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 const MAX_HEAD: usize = 64 * 1024;
+/// Request limits for `http_in`.
+const BOUNDS: Bounds = Bounds {
+    max_head: MAX_HEAD,
+    max_body: MAX_BODY,
+    give_up: GIVE_UP,
+};
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Read timeout of every connection: how often idle/stalled threads look at the socket.
 const POLL: Duration = Duration::from_millis(50);
@@ -277,45 +292,10 @@ impl Drop for FakeOpenAi {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-struct Req {
-    method: String,
-    path: String,
-    version: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Req {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-enum ReadErr {
-    /// EOF, reset, server stopping or idle too long: just drop the connection.
-    Closed,
-    /// Answer with this status and message, then close.
-    Reject(u16, &'static str),
-}
-
 struct Conn {
     s: TcpStream,
     buf: Vec<u8>,
     sh: Arc<Shared>,
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-    )
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn unix_now() -> u64 {
@@ -394,127 +374,17 @@ fn serve_conn(s: TcpStream, sh: Arc<Shared>) {
 }
 
 impl Conn {
-    /// Read more bytes into `buf`. Err(Closed) on EOF, error, stop or a long idle.
-    fn fill(&mut self) -> Result<(), ReadErr> {
-        let start = Instant::now();
-        let mut tmp = [0u8; 16 * 1024];
-        loop {
-            match self.s.read(&mut tmp) {
-                Ok(0) => return Err(ReadErr::Closed),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&tmp[..n]);
-                    return Ok(());
-                }
-                Err(e) if is_timeout(&e) => {
-                    if self.sh.stop.load(Ordering::SeqCst) || start.elapsed() > GIVE_UP {
-                        return Err(ReadErr::Closed);
-                    }
-                }
-                Err(_) => return Err(ReadErr::Closed),
-            }
-        }
-    }
-
-    /// One CRLF-terminated line (without the CRLF), at most `cap` bytes.
-    fn line(&mut self, cap: usize) -> Result<Vec<u8>, ReadErr> {
-        loop {
-            if let Some(p) = find(&self.buf, b"\r\n") {
-                let l = self.buf[..p].to_vec();
-                self.buf.drain(..p + 2);
-                return Ok(l);
-            }
-            if self.buf.len() > cap {
-                return Err(ReadErr::Reject(400, "Malformed chunked request body."));
-            }
-            self.fill()?;
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<Vec<u8>, ReadErr> {
-        while self.buf.len() < n {
-            self.fill()?;
-        }
-        Ok(self.buf.drain(..n).collect())
-    }
-
+    /// The next request on this connection (see `http_in::Reader`).
     fn read_request(&mut self) -> Result<Req, ReadErr> {
-        let head = loop {
-            while self.buf.starts_with(b"\r\n") {
-                self.buf.drain(..2);
-            }
-            if let Some(p) = find(&self.buf, b"\r\n\r\n") {
-                if p > MAX_HEAD {
-                    return Err(ReadErr::Reject(431, "Request header fields too large."));
-                }
-                let h = String::from_utf8_lossy(&self.buf[..p]).into_owned();
-                self.buf.drain(..p + 4);
-                break h;
-            }
-            if self.buf.len() > MAX_HEAD {
-                return Err(ReadErr::Reject(431, "Request header fields too large."));
-            }
-            self.fill()?;
-        };
-        let mut lines = head.split("\r\n");
-        let mut rl = lines.next().unwrap_or("").split_whitespace();
-        let (Some(method), Some(path), Some(version)) = (rl.next(), rl.next(), rl.next()) else {
-            return Err(ReadErr::Reject(400, "Malformed request line."));
-        };
-        let mut headers = Vec::new();
-        for l in lines {
-            let Some((k, v)) = l.split_once(':') else {
-                return Err(ReadErr::Reject(400, "Malformed header line."));
-            };
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        let sh = Arc::clone(&self.sh);
+        let stop = move || sh.stop.load(Ordering::SeqCst);
+        Reader {
+            s: &mut self.s,
+            buf: &mut self.buf,
+            bounds: &BOUNDS,
+            stop: &stop,
         }
-        let mut req = Req {
-            method: method.to_string(),
-            path: path.to_string(),
-            version: version.to_string(),
-            headers,
-            body: Vec::new(),
-        };
-        if req
-            .header("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-        {
-            self.write(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        let chunked = req
-            .header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        if chunked {
-            loop {
-                let l = self.line(4096)?;
-                let l = String::from_utf8_lossy(&l);
-                let size = l.split(';').next().unwrap_or("").trim();
-                let Ok(n) = usize::from_str_radix(size, 16) else {
-                    return Err(ReadErr::Reject(400, "Malformed chunked request body."));
-                };
-                if n == 0 {
-                    // Trailers until the empty line.
-                    while !self.line(MAX_HEAD)?.is_empty() {}
-                    break;
-                }
-                if req.body.len() + n > MAX_BODY {
-                    return Err(ReadErr::Reject(413, "Request body too large."));
-                }
-                let data = self.take(n)?;
-                req.body.extend_from_slice(&data);
-                if !self.line(2)?.is_empty() {
-                    return Err(ReadErr::Reject(400, "Malformed chunked request body."));
-                }
-            }
-        } else if let Some(cl) = req.header("content-length") {
-            let Ok(n) = cl.parse::<usize>() else {
-                return Err(ReadErr::Reject(400, "Invalid Content-Length."));
-            };
-            if n > MAX_BODY {
-                return Err(ReadErr::Reject(413, "Request body too large."));
-            }
-            req.body = self.take(n)?;
-        }
-        Ok(req)
+        .read_request()
     }
 
     /// Write everything; false when the socket is gone.
