@@ -105,6 +105,7 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         store,
         providers,
     ));
+    apply_saved_keys(&ctx);
     start_scheduler(&ctx, &ex);
     // Bridge-client mode: also screen another gateway's actions (no-op when standalone).
     crate::bridge::start(&ctx);
@@ -181,6 +182,26 @@ fn start_scheduler(ctx: &Rc<Ctx>, ex: &Rc<LocalExecutor<'static>>) {
 }
 
 /// Sends `tick {ts}` to every client every `limits.tick_interval_ms` (the only periodic timer).
+/// Provider keys set at run time (`/set api key`) win over the config's, from start-up.
+fn apply_saved_keys(ctx: &Ctx) {
+    let Some(providers) = &ctx.agent.providers else {
+        return;
+    };
+    match crate::providers::keys::load(&ctx.config.state_dir) {
+        Ok(keys) => {
+            for (provider, key) in keys {
+                if providers.set_key(&provider, crate::config::Secret::new(key.clone())) {
+                    ctx.agent.redactor.borrow_mut().add(&key);
+                    log::info!("provider {provider}: using the API key set at run time");
+                } else {
+                    log::warn!("saved API key for unknown provider {provider} ignored");
+                }
+            }
+        }
+        Err(e) => log::error!("saved provider keys not used: {e}"),
+    }
+}
+
 async fn tick_loop(ctx: Rc<Ctx>) {
     let every = Duration::from_millis(ctx.config.limits.tick_interval_ms);
     loop {
@@ -206,18 +227,12 @@ async fn tick_loop(ctx: Rc<Ctx>) {
 /// Broadcasts presence after changes, at most once per `PRESENCE_COALESCE_MS`.
 async fn presence_loop(ctx: Rc<Ctx>) {
     loop {
-        let woke = smol::future::or(
-            async {
-                ctx.hub.presence_wanted().await;
-                true
-            },
-            async {
-                ctx.shutdown.wait().await;
-                false
-            },
-        )
-        .await;
-        if !woke {
+        if ctx
+            .shutdown
+            .unless(ctx.hub.presence_wanted())
+            .await
+            .is_none()
+        {
             return;
         }
         Timer::after(Duration::from_millis(PRESENCE_COALESCE_MS)).await;
@@ -266,7 +281,14 @@ pub fn load_or_create_token(dir: &Path) -> std::io::Result<(Secret, PathBuf)> {
         }
     }
     let token = crate::ids::base64url(&crate::ids::random_bytes::<32>());
-    let tmp = dir.join(format!("{TOKEN_FILE}.tmp"));
+    write_private(dir, TOKEN_FILE, format!("{token}\n").as_bytes())?;
+    Ok((Secret::new(token), path))
+}
+
+/// Replaces `<dir>/<name>` with `bytes` atomically (temporary file with mode 0600, fsync,
+/// rename, directory fsync): a crash leaves the old or the new file, never half of one.
+pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -274,12 +296,14 @@ pub fn load_or_create_token(dir: &Path) -> std::io::Result<(Secret, PathBuf)> {
             .truncate(true)
             .mode(0o600)
             .open(&tmp)?;
-        f.write_all(token.as_bytes())?;
-        f.write_all(b"\n")?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, &path)?;
-    Ok((Secret::new(token), path))
+    std::fs::rename(&tmp, dir.join(name))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

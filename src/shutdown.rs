@@ -49,6 +49,15 @@ impl Shutdown {
         }
     }
 
+    /// Runs `fut` unless shutdown comes first (`None` then).
+    pub async fn unless<T>(&self, fut: impl std::future::Future<Output = T>) -> Option<T> {
+        smol::future::or(async { Some(fut.await) }, async {
+            self.wait().await;
+            None
+        })
+        .await
+    }
+
     /// Whether shutdown has started.
     pub fn is_triggered(&self) -> bool {
         self.inner.triggered.get()

@@ -21,7 +21,7 @@ pub mod runs;
 pub mod tools;
 mod turn;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -51,8 +51,8 @@ pub struct State {
     pub approvals: approval::Approvals,
     /// The defender: every tool call, tool output and inbound prompt passes it.
     pub defender: Defender,
-    /// Secrets to keep out of tool output, transcripts and events.
-    pub redactor: Redactor,
+    /// Secrets to keep out of tool output, transcripts and events (keys set at run time join).
+    pub redactor: RefCell<Redactor>,
     /// What the built-in tools need.
     pub tool_env: tools::ToolEnv,
 }
@@ -70,7 +70,7 @@ impl State {
             runs: runs::RunLog::new(l.run_results),
             approvals: approval::Approvals::new(l.max_pending_approvals),
             defender: Defender::new(config),
-            redactor: Redactor::from_env(secrets),
+            redactor: RefCell::new(Redactor::from_env(secrets)),
             tool_env: tools::ToolEnv {
                 cfg: Rc::new(config.tools.clone()),
                 limits: l.clone(),
@@ -211,6 +211,9 @@ impl<'a> Events<'a> {
 
     /// A `chat` delta carrying the whole text so far (upstream: cumulative, `replace:true`).
     fn delta(&self, text: &str) {
+        for run_id in std::iter::once(&self.turn.run_id).chain(&self.turn.merged) {
+            self.ctx.agent.runs.draft(run_id, text);
+        }
         let message = json!({"role": "assistant", "content": [{"type": "text", "text": text}],
                              "timestamp": crate::clock::now_ms()});
         self.chat(

@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,7 +15,20 @@ use serde_json::Value;
 pub struct RunLog {
     done: RefCell<VecDeque<(String, Value)>>,
     waiters: RefCell<Vec<(String, smol::channel::Sender<Value>)>>,
+    /// Runs whose growing text someone follows (a streamed Telegram reply); an entry goes when
+    /// its `Draft` is dropped, so there are at most as many as followers.
+    drafts: RefCell<Vec<(String, Weak<Draft>)>>,
     cap: usize,
+}
+
+/// The latest text of a followed run: overwritten by each delta (one string, never a queue),
+/// with a wake-up (capacity 1) when it changes.
+pub struct Draft {
+    /// The whole text so far.
+    pub text: RefCell<String>,
+    wake_tx: smol::channel::Sender<()>,
+    /// Receives once after any number of changes.
+    pub wake: smol::channel::Receiver<()>,
 }
 
 impl RunLog {
@@ -23,6 +37,7 @@ impl RunLog {
         RunLog {
             done: RefCell::new(VecDeque::with_capacity(cap.min(64))),
             waiters: RefCell::new(Vec::new()),
+            drafts: RefCell::new(Vec::new()),
             cap: cap.max(1),
         }
     }
@@ -69,6 +84,33 @@ impl RunLog {
             .and_then(Result::ok)
     }
 
+    /// Follows `run_id`'s text as it grows (until the returned `Draft` is dropped).
+    pub fn watch(&self, run_id: &str) -> Rc<Draft> {
+        let (wake_tx, wake) = smol::channel::bounded(1);
+        let d = Rc::new(Draft {
+            text: RefCell::new(String::new()),
+            wake_tx,
+            wake,
+        });
+        let mut all = self.drafts.borrow_mut();
+        all.retain(|(_, w)| w.strong_count() > 0);
+        all.push((run_id.to_string(), Rc::downgrade(&d)));
+        d
+    }
+
+    /// A run's text so far (from its `chat` deltas), for whoever follows it.
+    pub fn draft(&self, run_id: &str, text: &str) {
+        let all = self.drafts.borrow();
+        for (id, w) in all.iter() {
+            if id == run_id
+                && let Some(d) = w.upgrade()
+            {
+                text.clone_into(&mut d.text.borrow_mut());
+                let _ = d.wake_tx.try_send(());
+            }
+        }
+    }
+
     /// Callers waiting right now.
     pub fn waiting(&self) -> usize {
         self.waiters.borrow().len()
@@ -78,6 +120,21 @@ impl RunLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_draft_keeps_only_the_latest_text_and_is_forgotten_when_dropped() {
+        let log = RunLog::new(4);
+        let d = log.watch("r1");
+        log.draft("r1", "hel");
+        log.draft("r1", "hello");
+        log.draft("r2", "other");
+        assert_eq!(*d.text.borrow(), "hello");
+        assert!(d.wake.try_recv().is_ok());
+        assert!(d.wake.try_recv().is_err(), "one wake for many changes");
+        drop(d);
+        let _e = log.watch("r3");
+        assert_eq!(log.drafts.borrow().len(), 1, "dropped drafts are removed");
+    }
     use serde_json::json;
 
     #[test]

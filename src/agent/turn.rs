@@ -82,14 +82,14 @@ pub(super) async fn run(ctx: &Rc<Ctx>, turn: &Turn, ev: &Events<'_>) -> Outcome 
         add_usage(&mut out, &convo, &c);
         out.stop_reason = c.finish_reason.clone();
         if c.tool_calls.is_empty() {
-            out.text = scrub(ctx, state.redactor.redact(&c.text).into_owned());
+            out.text = scrub(ctx, state.redactor.borrow().redact(&c.text).into_owned());
             return out;
         }
         if iteration + 1 == l.max_tool_iterations {
             break;
         }
         // The assistant's tool-call message, then one result per call.
-        let text = state.redactor.redact(&c.text).into_owned();
+        let text = state.redactor.borrow().redact(&c.text).into_owned();
         let mut blocks = Vec::new();
         if !text.is_empty() {
             blocks.push(json!({"type": "text", "text": text}));
@@ -195,7 +195,7 @@ async fn run_tool(
         )
         .await;
     let mut shown_args = args.clone();
-    state.redactor.redact_json(&mut shown_args);
+    state.redactor.borrow().redact_json(&mut shown_args);
     ev.agent(
         "tool",
         json!({"phase": "start", "name": name, "toolCallId": id, "args": shown_args,
@@ -232,7 +232,7 @@ async fn run_tool(
         }
         Err(why) => (why, true, false),
     };
-    let mut text = scrub(ctx, state.redactor.redact(&text).into_owned());
+    let mut text = scrub(ctx, state.redactor.borrow().redact(&text).into_owned());
     // What a tool brings back may carry instructions aimed at the model (indirect injection).
     if !is_error && ctx.config.defender.screen_tool_output && !text.is_empty() {
         let o = state
@@ -551,14 +551,14 @@ async fn call_once(
                     text.push_str(&t);
                     dirty = true;
                     if last_emit.is_none_or(|at| at.elapsed() >= interval) {
-                        ev.delta(&state.redactor.redact(&text));
+                        ev.delta(&state.redactor.borrow().redact(&text));
                         last_emit = Some(Instant::now());
                         dirty = false;
                     }
                 }
                 Event::Done(c) => {
                     if dirty && c.tool_calls.is_empty() {
-                        ev.delta(&state.redactor.redact(&c.text));
+                        ev.delta(&state.redactor.borrow().redact(&c.text));
                     }
                     return Ok(c);
                 }

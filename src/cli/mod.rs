@@ -3,7 +3,8 @@
 //! `openclaw-edge [run] [--config F] [--profile edge|core] [--bind ADDR:PORT] [--state-dir DIR]`
 //! runs the gateway; `call`, `health` and `status` are real protocol clients (`client.rs`);
 //! `doctor` checks the box (`doctor.rs`); `config check` validates a config; `policy sign|verify`
-//! handles signed policy bundles (`policy.rs`); `version` prints it.
+//! handles signed policy bundles (`policy.rs`); `pairing list|approve CODE|reject CODE` manages
+//! Telegram pairing codes through the running gateway; `version` prints it.
 //! Exit codes: 0 ok, 1 failure (a call failed, a doctor check failed), 2 bad config or usage.
 
 pub mod client;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use argh::FromArgs;
+use serde_json::json;
 
 use crate::config::{Config, Overrides};
 
@@ -48,7 +50,39 @@ enum Cmd {
     Config(ConfigCmd),
     Policy(policy::PolicyCmd),
     Security(security::SecurityCmd),
+    Pairing(PairingCmd),
     Version(VersionCmd),
+}
+
+/// Telegram pairing: list, approve or reject the codes unknown users received (needs the
+/// running gateway).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "pairing")]
+struct PairingCmd {
+    /// list, approve or reject
+    #[argh(positional)]
+    action: String,
+    /// the pairing code (approve, reject)
+    #[argh(positional)]
+    code: Option<String>,
+    /// do not tell the user they were approved
+    #[argh(switch)]
+    no_notify: bool,
+    /// gateway URL
+    #[argh(option)]
+    url: Option<String>,
+    /// shared token
+    #[argh(option)]
+    token: Option<String>,
+    /// shared password
+    #[argh(option)]
+    password: Option<String>,
+    /// print compact JSON
+    #[argh(switch)]
+    json: bool,
+    /// config file used for defaults
+    #[argh(option)]
+    config: Option<PathBuf>,
 }
 
 /// Run the gateway (the default).
@@ -234,6 +268,30 @@ pub fn main(top: Top) -> u8 {
         }),
         Some(Cmd::Policy(p)) => policy::run(p),
         Some(Cmd::Security(c)) => security::run(c, base),
+        Some(Cmd::Pairing(c)) => {
+            let (method, params) = match (c.action.as_str(), &c.code) {
+                ("list", None) => ("channels.pairing.list", json!({"channel": "telegram"})),
+                ("approve", Some(code)) => (
+                    "channels.pairing.approve",
+                    json!({"channel": "telegram", "accountId": "default", "requestId": code,
+                           "notify": !c.no_notify}),
+                ),
+                ("reject", Some(code)) => (
+                    "channels.pairing.dismiss",
+                    json!({"channel": "telegram", "accountId": "default", "requestId": code}),
+                ),
+                _ => {
+                    eprintln!("usage: openclaw-edge pairing list | approve CODE | reject CODE");
+                    return 2;
+                }
+            };
+            let ov = Overrides {
+                config: c.config.or(base.config),
+                ..base
+            };
+            let target = client::Target::resolve(&ov, c.url, c.token, c.password);
+            client::run_call(target, method, Some(&params.to_string()), c.json, 10_000)
+        }
         Some(Cmd::Version(_)) => {
             println!(
                 "openclaw-edge {} (gateway protocol {})",

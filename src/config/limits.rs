@@ -176,6 +176,20 @@ pub const DEFAULT_TELEGRAM_SEND_PER_SEC: u32 = 20;
 /// Telegram updates handled at once; past it the bridge stops confirming offsets, so further
 /// updates wait on Telegram's side (back-pressure), never in memory here.
 pub const DEFAULT_TELEGRAM_INFLIGHT: usize = 4;
+/// Live Telegram pairing codes (upstream's `pendingPerAccount` is 3); past it a further unknown
+/// user is told to try again later and nothing is stored.
+pub const DEFAULT_TELEGRAM_PAIRING_PENDING: usize = 3;
+/// Users approved through pairing; past it `approve` is refused (`channels.pairing.approve`
+/// answers `UNAVAILABLE` naming the limit).
+pub const DEFAULT_TELEGRAM_PAIRED: usize = 64;
+/// Largest voice note or file the bridge downloads; a larger one is answered with the limit,
+/// not fetched.
+pub const DEFAULT_TELEGRAM_MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Least time between two sends into one chat (Telegram asks for about one message per second
+/// per chat); other chats are not held up.
+pub const DEFAULT_TELEGRAM_CHAT_INTERVAL_MS: u64 = 1_000;
+/// Least time between two edits of a streamed reply (`channels.telegram.streaming`).
+pub const DEFAULT_TELEGRAM_EDIT_INTERVAL_MS: u64 = 1_500;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +355,16 @@ pub struct Limits {
     pub telegram_send_per_sec: u32,
     /// Telegram updates handled at once.
     pub telegram_inflight: usize,
+    /// Live Telegram pairing codes.
+    pub telegram_pairing_pending: usize,
+    /// Telegram users approved through pairing.
+    pub telegram_paired: usize,
+    /// Largest Telegram voice note or file downloaded.
+    pub telegram_max_file_bytes: usize,
+    /// Least time between two sends into one Telegram chat.
+    pub telegram_chat_interval_ms: u64,
+    /// Least time between two edits of a streamed Telegram reply.
+    pub telegram_edit_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -426,6 +450,11 @@ impl Default for Limits {
             telegram_max_updates: DEFAULT_TELEGRAM_MAX_UPDATES,
             telegram_send_per_sec: DEFAULT_TELEGRAM_SEND_PER_SEC,
             telegram_inflight: DEFAULT_TELEGRAM_INFLIGHT,
+            telegram_pairing_pending: DEFAULT_TELEGRAM_PAIRING_PENDING,
+            telegram_paired: DEFAULT_TELEGRAM_PAIRED,
+            telegram_max_file_bytes: DEFAULT_TELEGRAM_MAX_FILE_BYTES,
+            telegram_chat_interval_ms: DEFAULT_TELEGRAM_CHAT_INTERVAL_MS,
+            telegram_edit_interval_ms: DEFAULT_TELEGRAM_EDIT_INTERVAL_MS,
         }
     }
 }
@@ -577,6 +606,22 @@ impl Limits {
             1,
         )?;
         at_least("telegram_inflight", self.telegram_inflight as u64, 1)?;
+        at_least(
+            "telegram_pairing_pending",
+            self.telegram_pairing_pending as u64,
+            1,
+        )?;
+        at_least("telegram_paired", self.telegram_paired as u64, 1)?;
+        at_least(
+            "telegram_max_file_bytes",
+            self.telegram_max_file_bytes as u64,
+            1024,
+        )?;
+        at_least(
+            "telegram_edit_interval_ms",
+            self.telegram_edit_interval_ms,
+            250,
+        )?;
         // One store batch can complete every in-flight request at once: the answers plus a few
         // events must fit the outbound queue, or a prompt pipelining client is dropped as slow.
         if self.outbound_queue < self.max_inflight_per_conn * 2 {

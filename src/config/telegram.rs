@@ -16,6 +16,8 @@ pub const TOKEN_ENV: &str = "TELEGRAM_BOT_TOKEN";
 pub const DEFAULT_API_BASE_URL: &str = "https://api.telegram.org";
 /// Default `getUpdates` long-poll timeout, seconds.
 pub const DEFAULT_POLL_TIMEOUT_SECS: u64 = 25;
+/// Default wall time of one voice transcription, seconds.
+pub const DEFAULT_TRANSCRIBE_TIMEOUT_SECS: u64 = 120;
 
 /// Checked `[channels.telegram]` settings.
 #[derive(Debug, Clone)]
@@ -38,6 +40,14 @@ pub struct TelegramConfig {
     pub group_activation: Activation,
     /// `getUpdates` timeout, seconds.
     pub poll_timeout_secs: u64,
+    /// Stream replies by editing one message as the answer grows.
+    pub streaming: bool,
+    /// Transcriber for voice notes: an absolute program path and fixed arguments; the audio
+    /// file's path is appended and the transcript read from stdout. Empty: voice notes get an
+    /// honest "cannot transcribe" answer.
+    pub transcribe_command: Vec<String>,
+    /// Wall time of one transcription before its process group is killed.
+    pub transcribe_timeout_secs: u64,
 }
 
 impl Default for TelegramConfig {
@@ -52,6 +62,9 @@ impl Default for TelegramConfig {
             operators: Vec::new(),
             group_activation: Activation::Mention,
             poll_timeout_secs: DEFAULT_POLL_TIMEOUT_SECS,
+            streaming: false,
+            transcribe_command: Vec::new(),
+            transcribe_timeout_secs: DEFAULT_TRANSCRIBE_TIMEOUT_SECS,
         }
     }
 }
@@ -72,6 +85,9 @@ impl TelegramConfig {
                 Activation::Always => "always",
             },
             "pollTimeoutSecs": self.poll_timeout_secs,
+            "streaming": self.streaming,
+            "transcribeCommand": self.transcribe_command,
+            "transcribeTimeoutSecs": self.transcribe_timeout_secs,
         })
     }
 }
@@ -108,6 +124,10 @@ struct RawTelegram {
     operators: Vec<i64>,
     group_activation: Option<String>,
     poll_timeout_secs: Option<u64>,
+    streaming: Option<bool>,
+    #[serde(default)]
+    transcribe_command: Vec<String>,
+    transcribe_timeout_secs: Option<u64>,
 }
 
 /// Checks `[channels.telegram]`.
@@ -179,6 +199,23 @@ pub(super) fn build_telegram(
             format!("must be 1-50, got {poll_timeout_secs}"),
         ));
     }
+    if let Some(p) = raw.transcribe_command.first()
+        && !p.starts_with('/')
+    {
+        return Err(invalid(
+            "channels.telegram.transcribeCommand",
+            format!("the program {p:?} must be an absolute path (no PATH search, no shell)"),
+        ));
+    }
+    let transcribe_timeout_secs = raw
+        .transcribe_timeout_secs
+        .unwrap_or(DEFAULT_TRANSCRIBE_TIMEOUT_SECS);
+    if !(1..=3600).contains(&transcribe_timeout_secs) {
+        return Err(invalid(
+            "channels.telegram.transcribeTimeoutSecs",
+            format!("must be 1-3600, got {transcribe_timeout_secs}"),
+        ));
+    }
     Ok(TelegramConfig {
         enabled,
         bot_token: token.map(Secret::new),
@@ -189,5 +226,8 @@ pub(super) fn build_telegram(
         operators: raw.operators.clone(),
         group_activation,
         poll_timeout_secs,
+        streaming: raw.streaming.unwrap_or(false),
+        transcribe_command: raw.transcribe_command.clone(),
+        transcribe_timeout_secs,
     })
 }

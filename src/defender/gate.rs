@@ -232,8 +232,7 @@ impl Defender {
             );
         }
         if a.verdict == Verdict::Block {
-            let record =
-                json!({"decision": ev, "action": action_json(action, &ctx.agent.redactor)});
+            let record = json!({"decision": ev, "action": action_json(action, &ctx.agent.redactor.borrow())});
             let name = format!("{ts:013}-{}-{}.json", a.kind, &id[..8]);
             let dir = self.quarantine_dir.clone();
             let max = ctx.config.limits.quarantine_max_bytes;

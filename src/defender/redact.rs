@@ -56,6 +56,12 @@ impl Redactor {
         Redactor::new(extra.into_iter().chain(from_env))
     }
 
+    /// Adds one secret (a key set at run time); the same rules as `new`.
+    pub fn add(&mut self, secret: &str) {
+        let all = std::mem::take(&mut self.secrets);
+        *self = Redactor::new(all.into_iter().chain([secret.to_string()]));
+    }
+
     /// Number of distinct secrets.
     pub fn len(&self) -> usize {
         self.secrets.len()

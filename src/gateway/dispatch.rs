@@ -24,6 +24,14 @@ pub enum Method {
     Status,
     /// `channels.status`: the state of each configured chat channel.
     ChannelsStatus,
+    /// `channels.logout`: stop a channel's bridge until restart.
+    ChannelsLogout,
+    /// `channels.pairing.list`: pending pairing requests.
+    ChannelsPairingList,
+    /// `channels.pairing.approve`: approve a pairing code.
+    ChannelsPairingApprove,
+    /// `channels.pairing.dismiss`: dismiss a pairing code.
+    ChannelsPairingDismiss,
     /// `system-presence`: connected clients.
     SystemPresence,
     /// `last-heartbeat`: the last heartbeat run (none run yet: `null`).
@@ -101,10 +109,26 @@ pub enum Method {
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 40] = [
+const NAMES: [(Method, &str, &str); 44] = [
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
     (Method::ChannelsStatus, "channels.status", READ),
+    (Method::ChannelsLogout, "channels.logout", ADMIN),
+    (
+        Method::ChannelsPairingList,
+        "channels.pairing.list",
+        PAIRING,
+    ),
+    (
+        Method::ChannelsPairingApprove,
+        "channels.pairing.approve",
+        PAIRING,
+    ),
+    (
+        Method::ChannelsPairingDismiss,
+        "channels.pairing.dismiss",
+        PAIRING,
+    ),
     (Method::SystemPresence, "system-presence", READ),
     (Method::LastHeartbeat, "last-heartbeat", READ),
     (Method::LogsTail, "logs.tail", READ),
@@ -167,6 +191,7 @@ const READ: &str = "operator.read";
 const WRITE: &str = "operator.write";
 const ADMIN: &str = "operator.admin";
 const APPROVALS: &str = "operator.approvals";
+const PAIRING: &str = "operator.pairing";
 
 impl Method {
     /// Every method, in the order advertised.
@@ -239,6 +264,10 @@ pub async fn call(
         Method::Health => Ok(system::health(ctx, no_params(method, params)?).await),
         Method::Status => system::status(ctx, params).await,
         Method::ChannelsStatus => crate::rpc::channels::status(ctx, params).await,
+        Method::ChannelsLogout => crate::rpc::channels::logout(ctx, params).await,
+        Method::ChannelsPairingList => crate::rpc::channels::pairing_list(ctx, params).await,
+        Method::ChannelsPairingApprove => crate::rpc::channels::pairing_approve(ctx, params).await,
+        Method::ChannelsPairingDismiss => crate::rpc::channels::pairing_dismiss(ctx, params).await,
         Method::SystemPresence => {
             no_params(method, params)?;
             Ok(Value::Array(ctx.hub.presence_all()))

@@ -14,6 +14,7 @@
 //! Only this module and `telegram/` name `ureq`.
 
 pub mod fetch;
+pub mod keys;
 pub mod openai;
 pub mod virustotal;
 mod worker;

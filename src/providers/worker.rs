@@ -75,6 +75,8 @@ impl Connector<()> for Tracked {
 struct Handle {
     cfg: ProviderConfig,
     agent: ureq::Agent,
+    /// A key set at run time (`/set api key`), used instead of `cfg.api_key`.
+    key: Mutex<Option<crate::config::Secret>>,
 }
 
 struct Job {
@@ -111,6 +113,7 @@ impl Providers {
                 Arc::new(Handle {
                     agent: agent_for(p, limits),
                     cfg: p.clone(),
+                    key: Mutex::new(None),
                 })
             })
             .collect();
@@ -135,6 +138,19 @@ impl Providers {
             stream_buffer: limits.provider_stream_buffer,
             stats,
         })
+    }
+
+    /// Replaces `provider`'s API key for every later call; false when no such provider exists.
+    pub fn set_key(&self, provider: &str, key: crate::config::Secret) -> bool {
+        match self.handles.iter().find(|h| h.cfg.id == provider) {
+            Some(h) => {
+                if let Ok(mut g) = h.key.lock() {
+                    *g = Some(key);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Queues a request to `provider`; `Busy` at once when the queue is full.
@@ -280,7 +296,8 @@ fn run(job: &Job, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError
                 "application/json"
             },
         );
-    if let Some(key) = &p.api_key {
+    let runtime_key = job.handle.key.lock().ok().and_then(|g| g.clone());
+    if let Some(key) = runtime_key.as_ref().or(p.api_key.as_ref()) {
         rb = rb.header(
             p.auth_header.as_str(),
             format!("{}{}", p.auth_prefix, key.expose()),

@@ -13,6 +13,7 @@
 
 pub mod inspect;
 pub mod messages;
+pub mod pairing;
 pub mod schema;
 pub mod sessions;
 pub mod telegram;

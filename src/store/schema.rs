@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -124,6 +124,27 @@ CREATE TABLE telegram_outbox (
     sent_message_id INTEGER
 );
 CREATE INDEX telegram_outbox_due ON telegram_outbox (sent_message_id, next_at);
+";
+
+/// Version 4: Telegram pairing (pending one-time codes and approved users) and outbox rows that
+/// edit a message already sent (streamed replies) instead of sending a new one.
+const V4: &str = "
+CREATE TABLE telegram_pairing (
+    code TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL UNIQUE,
+    chat_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE telegram_paired (
+    user_id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    approved_at INTEGER NOT NULL,
+    code TEXT
+);
+ALTER TABLE telegram_outbox ADD COLUMN edit_of INTEGER;
 ";
 
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.

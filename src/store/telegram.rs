@@ -71,6 +71,8 @@ pub struct Outgoing {
     pub reply_to: Option<i64>,
     /// Send attempts so far.
     pub attempts: i64,
+    /// Edit this message (a streamed draft) instead of sending a new one.
+    pub edit_of: Option<i64>,
 }
 
 /// The saved `getUpdates` offset (0 when none).
@@ -163,47 +165,73 @@ pub fn unfinished(db: &Db, limit: usize) -> Result<Vec<Pending>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A reply for the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    /// The update it answers (marked answered in the same transaction), if any.
+    pub update_id: Option<i64>,
+    /// Target chat.
+    pub chat_id: i64,
+    /// Rendered chunks, in order.
+    pub chunks: Vec<String>,
+    /// `HTML` or none.
+    pub parse_mode: Option<String>,
+    /// Message the first chunk replies to.
+    pub reply_to: Option<i64>,
+    /// A message already sent (a streamed draft) that the first chunk replaces by
+    /// `editMessageText` instead of being sent anew.
+    pub edit_first: Option<i64>,
+}
+
 /// Puts a reply's chunks in the outbox and marks the update answered, in one transaction.
 /// Refused (`Full`) when the outbox already holds `max_outbox` unsent chunks.
-#[allow(clippy::too_many_arguments)]
-pub fn answer(
-    db: &Db,
-    update_id: Option<i64>,
-    chat_id: i64,
-    chunks: &[String],
-    parse_mode: Option<&str>,
-    reply_to: Option<i64>,
-    now: u64,
-    max_outbox: usize,
-) -> Result<(), StoreError> {
+pub fn answer(db: &Db, r: &Reply, now: u64, max_outbox: usize) -> Result<(), StoreError> {
     let waiting: i64 = db.conn.query_row(
         "SELECT COUNT(*) FROM telegram_outbox WHERE sent_message_id IS NULL",
         [],
         |r| r.get(0),
     )?;
-    if waiting as usize + chunks.len() > max_outbox {
+    if waiting as usize + r.chunks.len() > max_outbox {
         return Err(StoreError::Full {
             what: "telegram outbox",
             cap: max_outbox,
         });
     }
-    for (i, text) in chunks.iter().enumerate() {
+    for (i, text) in r.chunks.iter().enumerate() {
+        let first = i == 0;
         db.conn.execute(
-            "INSERT INTO telegram_outbox (update_id, chat_id, part, text, parse_mode, reply_to, created_at, next_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            params![update_id, chat_id, i as i64, text, parse_mode, if i == 0 { reply_to } else { None }, now as i64],
+            "INSERT INTO telegram_outbox (update_id, chat_id, part, text, parse_mode, reply_to, created_at, next_at, edit_of) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+            params![
+                r.update_id,
+                r.chat_id,
+                i as i64,
+                text,
+                r.parse_mode,
+                if first { r.reply_to } else { None },
+                now as i64,
+                if first { r.edit_first } else { None }
+            ],
         )?;
     }
-    if let Some(u) = update_id {
+    if let Some(u) = r.update_id {
         mark(db, u, ANSWERED, None, now)?;
     }
     Ok(())
 }
 
+/// Points every unsent chunk for `from` at `to` (a group became a supergroup).
+pub fn migrate_chat(db: &Db, from: i64, to: i64) -> Result<usize, StoreError> {
+    Ok(db.conn.execute(
+        "UPDATE telegram_outbox SET chat_id = ?2 WHERE chat_id = ?1 AND sent_message_id IS NULL",
+        params![from, to],
+    )?)
+}
+
 /// Unsent chunks due at `now`, in order (per chat, parts in order).
 pub fn due(db: &Db, now: u64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
     let mut st = db.conn.prepare_cached(
-        "SELECT id, chat_id, part, text, parse_mode, reply_to, attempts FROM telegram_outbox \
+        "SELECT id, chat_id, part, text, parse_mode, reply_to, attempts, edit_of FROM telegram_outbox \
          WHERE sent_message_id IS NULL AND next_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
     let rows = st.query_map(params![now as i64, limit as i64], |r| {
@@ -215,6 +243,7 @@ pub fn due(db: &Db, now: u64, limit: usize) -> Result<Vec<Outgoing>, StoreError>
             parse_mode: r.get(4)?,
             reply_to: r.get(5)?,
             attempts: r.get(6)?,
+            edit_of: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -254,26 +283,32 @@ pub fn backlog(db: &Db) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
+/// A fresh database in a temp dir, for the store's unit tests.
+#[cfg(test)]
+pub(crate) fn test_db(tag: &str) -> Db {
+    let dir = std::env::temp_dir().join(format!(
+        "oce-{tag}-{}",
+        crate::ids::hex(&crate::ids::random_bytes::<6>())
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conn = super::schema::open(&dir.join("t.db"), 256).unwrap();
+    Db {
+        conn,
+        limits: super::StoreLimits {
+            max_sessions: 10,
+            max_messages_per_session: 10,
+            max_usage_rows: 10,
+        },
+        session_count: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn db() -> Db {
-        let dir = std::env::temp_dir().join(format!(
-            "oce-tgstore-{}",
-            crate::ids::hex(&crate::ids::random_bytes::<6>())
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conn = super::super::schema::open(&dir.join("t.db"), 256).unwrap();
-        Db {
-            conn,
-            limits: super::super::StoreLimits {
-                max_sessions: 10,
-                max_messages_per_session: 10,
-                max_usage_rows: 10,
-            },
-            session_count: 0,
-        }
+        test_db("tgstore")
     }
 
     fn inc(id: i64) -> Incoming {
@@ -315,17 +350,15 @@ mod tests {
     fn answering_fills_the_outbox_and_finishes_the_update_together() {
         let mut d = db();
         accept(&mut d, &[inc(1)], 2, 1, 100).unwrap();
-        answer(
-            &d,
-            Some(1),
-            7,
-            &["a".into(), "b".into()],
-            Some("HTML"),
-            Some(55),
-            5,
-            10,
-        )
-        .unwrap();
+        let r = Reply {
+            update_id: Some(1),
+            chat_id: 7,
+            chunks: vec!["a".into(), "b".into()],
+            parse_mode: Some("HTML".into()),
+            reply_to: Some(55),
+            edit_first: Some(77),
+        };
+        answer(&d, &r, 5, 10).unwrap();
         assert!(
             unfinished(&d, 10).unwrap().is_empty(),
             "answered updates are done"
@@ -333,14 +366,35 @@ mod tests {
         let due1 = due(&d, 5, 10).unwrap();
         assert_eq!(due1.len(), 2);
         assert_eq!((due1[0].reply_to, due1[1].reply_to), (Some(55), None));
+        assert_eq!((due1[0].edit_of, due1[1].edit_of), (Some(77), None));
         retry(&d, due1[0].id, 100).unwrap();
         assert_eq!(due(&d, 50, 10).unwrap().len(), 1, "the retried chunk waits");
         sent(&d, due1[1].id, 900).unwrap();
         assert_eq!(backlog(&d).unwrap(), 1);
         // Past the outbox cap a reply is refused, not queued.
         let many: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-        let e = answer(&d, None, 7, &many, None, None, 6, 10).unwrap_err();
+        let r = Reply {
+            chat_id: 7,
+            chunks: many,
+            ..Reply::default()
+        };
+        let e = answer(&d, &r, 6, 10).unwrap_err();
         assert!(matches!(e, StoreError::Full { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_migrated_group_takes_its_unsent_chunks_along() {
+        let d = db();
+        let r = Reply {
+            chat_id: -5,
+            chunks: vec!["a".into(), "b".into()],
+            ..Reply::default()
+        };
+        answer(&d, &r, 1, 10).unwrap();
+        let first = due(&d, 1, 10).unwrap()[0].id;
+        sent(&d, first, 3).unwrap();
+        assert_eq!(migrate_chat(&d, -5, -1005).unwrap(), 1);
+        assert_eq!(due(&d, 1, 10).unwrap()[0].chat_id, -1005);
     }
 
     #[test]

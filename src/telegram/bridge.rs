@@ -2,25 +2,29 @@
 //!
 //! One task receives the poll thread's batches and accepts them in the store (`accept`: new vs
 //! duplicate, offset in the same transaction) before handing the saved offset back to the thread.
-//! Each new update gets a task: `access::decide`, then the same path as a client's `chat.send`
-//! (`rpc::chat::send` with `idempotencyKey = tg-<update_id>`, `originatingChannel = telegram`),
-//! `sendChatAction typing`, the run's outcome from `agent.runs.wait`, and `store::telegram::answer`
-//! with the reply split by `format::split` and rendered by `format::to_html`.
-//! A sender task drains due outbox chunks through the blocking pool (`sendMessage` with
-//! `parse_mode=HTML`; markup Telegram cannot parse is resent as plain text; `429` pauses every
-//! send for `retry_after` and reschedules the chunk in the store; other transient failures back
-//! off), at most `limits.telegram_send_per_sec` sends per second.
+//! Each new update waits for one of `limits.telegram_inflight` slots, then runs in its own task:
+//! `access::decide`; an unknown user under `dmPolicy = "pairing"` gets a code (`pairing`);
+//! an operator command is answered by `commands`; a voice note or file is turned into text by
+//! `media` (or answered honestly); everything else takes the path of a client's `chat.send`
+//! (`rpc::chat::send` with `idempotencyKey = tg-<update_id>`, `originatingChannel = telegram`)
+//! with `sendChatAction typing`, and the run's outcome comes from `agent.runs.wait`. With
+//! `channels.telegram.streaming` the growing answer is shown in one draft message, edited at most
+//! every `limits.telegram_edit_interval_ms`, which the final text then replaces. The reply is
+//! split by `format::split`, rendered by `format::to_html` and stored with
+//! `store::telegram::answer`; `send` drains the outbox within the send budgets.
 //!
 //! On start, updates accepted but not answered before a crash are run again (same idempotency
 //! key, so one reply each) and the outbox is resumed: replies are exactly-once except for the
-//! window the store documents (a send that succeeded just before the process died).
+//! window the store documents (a send that succeeded just before the process died). A streamed
+//! draft is not in the outbox: after a crash mid-answer the draft stays as it was and the re-run
+//! answers in a new message.
 //!
-//! Not yet: pairing codes (`dmPolicy = "pairing"` answers unknown users that pairing is not
-//! available and to ask the operator to allowlist them), operator commands (a `/command` goes to
-//! the agent as text), voice notes and files (answered honestly), streamed edits, per-chat send
-//! budgets.
+//! `channels.logout` stops the bridge (`logout`): polling and sending end until the gateway is
+//! restarted. Telegram's own `logOut` method is not called (it would lock the bot out of the
+//! cloud Bot API for ten minutes); revoke the token with @BotFather to revoke it for good.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,28 +35,25 @@ use serde_json::{Value, json};
 use smol::Timer;
 
 use super::access::{self, Access, Gate};
-use super::api::{ApiError, Update};
-use super::format;
-use super::poll::{self, CallError, Endpoint, Shared};
+use super::api::{Message, Update};
+use super::commands::{self, Outcome};
+use super::poll::{self, Endpoint, Shared};
+use super::send::{self, Budget};
+use super::{format, media, pairing};
 use crate::config::telegram::TelegramConfig;
 use crate::gateway::Ctx;
 use crate::rpc::error::RpcError;
-use crate::store::StoreError;
-use crate::store::telegram::{self as tgstore, Incoming, Outgoing};
+use crate::store::telegram::{self as tgstore, Incoming, Reply};
 
 /// Batches waiting for the executor (the thread blocks while they are unprocessed).
 const BATCH_QUEUE: usize = 2;
-/// Chunks the sender takes from the store per pass.
-const SEND_BATCH: usize = 16;
 /// Unfinished updates re-run at start.
 const RESUME_LIMIT: usize = 1000;
-/// How often the sender looks at the outbox without being woken.
-const SENDER_TICK: Duration = Duration::from_secs(1);
 
 /// The running bridge, as the executor sees it.
 pub struct Telegram {
-    cfg: TelegramConfig,
-    ep: Endpoint,
+    pub(super) cfg: TelegramConfig,
+    pub(super) ep: Endpoint,
     shared: Arc<Shared>,
     /// New updates accepted since start.
     updates: Cell<u64>,
@@ -60,13 +61,55 @@ pub struct Telegram {
     answered: Cell<u64>,
     /// Wakes the sender (capacity 1: a pending wake is enough).
     wake: smol::channel::Sender<()>,
-    /// Sends in the current one-second window: (window start ms, count).
-    budget: Cell<(u64, u32)>,
-    /// No send before this time (ms): a `429` or a transient failure pauses every send.
-    paused_until: Cell<u64>,
+    /// Global, per-chat and `429` send budgets.
+    pub(super) budget: Budget,
     /// Updates handled at once (`limits.telegram_inflight`); acquired before an offset is
     /// confirmed, so a flood waits on Telegram's side instead of in tasks here.
     slots: Arc<smol::lock::Semaphore>,
+    /// Users approved through pairing (at most `limits.telegram_paired`).
+    paired: RefCell<HashSet<i64>>,
+    /// Set by `channels.logout`: no more polls or sends until a restart.
+    stopped: Cell<bool>,
+}
+
+impl Telegram {
+    /// Wakes the sender (a new answer is in the outbox).
+    pub fn wake_sender(&self) {
+        let _ = self.wake.try_send(());
+    }
+
+    /// Whether `channels.logout` stopped the bridge.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    /// Adds a user approved through pairing.
+    pub fn add_paired(&self, user_id: i64) {
+        self.paired.borrow_mut().insert(user_id);
+    }
+
+    fn access(&self) -> Access {
+        Access {
+            dm_policy: self.cfg.dm_policy,
+            allow_users: self.cfg.allow_from.clone(),
+            allow_groups: self.cfg.groups.clone(),
+            operators: self.cfg.operators.clone(),
+            group_activation: self.cfg.group_activation,
+            bot_username: self
+                .shared
+                .username
+                .lock()
+                .map(|g| g.clone())
+                .unwrap_or_default(),
+            bot_id: self
+                .ep
+                .token
+                .split(':')
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0),
+        }
+    }
 }
 
 thread_local! {
@@ -74,7 +117,8 @@ thread_local! {
     static ACTIVE: RefCell<Option<Rc<Telegram>>> = const { RefCell::new(None) };
 }
 
-fn active() -> Option<Rc<Telegram>> {
+/// The bridge of this executor thread, if it started.
+pub fn active() -> Option<Rc<Telegram>> {
     ACTIVE.with(|a| a.borrow().clone())
 }
 
@@ -94,10 +138,15 @@ pub async fn channel_json(ctx: &Ctx) -> Option<Value> {
     let backlog = ctx.store.read(|db| tgstore::backlog(db)).await.ok();
     let margin_ms = (cfg.poll_timeout_secs + poll::POLL_MARGIN_SECS) * 1000;
     let healthy = last > 0 && crate::clock::now_ms().saturating_sub(last) <= margin_ms;
-    let last_error = s.last_error.lock().ok().and_then(|g| g.clone());
+    let last_error = if tg.is_stopped() {
+        Some("logged out by an operator (channels.logout); restart to resume".to_string())
+    } else {
+        s.last_error.lock().ok().and_then(|g| g.clone())
+    };
     Some(json!({
         "configured": true,
         "running": s.running.load(Ordering::Relaxed),
+        "loggedOut": tg.is_stopped(),
         "healthy": healthy,
         "lastPollAt": (last > 0).then_some(last),
         "lastError": last_error,
@@ -131,11 +180,12 @@ pub fn start(ctx: &Rc<Ctx>) {
         updates: Cell::new(0),
         answered: Cell::new(0),
         wake: wake_tx,
-        budget: Cell::new((0, 0)),
-        paused_until: Cell::new(0),
+        budget: Budget::default(),
         slots: Arc::new(smol::lock::Semaphore::new(
             ctx.config.limits.telegram_inflight,
         )),
+        paired: RefCell::new(HashSet::new()),
+        stopped: Cell::new(false),
     });
     ACTIVE.with(|a| *a.borrow_mut() = Some(Rc::clone(&tg)));
     let c = Rc::clone(ctx);
@@ -160,6 +210,7 @@ async fn run(ctx: Rc<Ctx>, tg: Rc<Telegram>, wake_rx: smol::channel::Receiver<()
         }
     };
     let (offset, pending) = start;
+    pairing::load(&ctx, &tg).await;
     let (batch_tx, batch_rx) = smol::channel::bounded(BATCH_QUEUE);
     let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel(1);
     let ends = poll::Ends {
@@ -185,7 +236,7 @@ async fn run(ctx: Rc<Ctx>, tg: Rc<Telegram>, wake_rx: smol::channel::Receiver<()
         spawn_update(&ctx, &tg, p.update_id, p.body).await;
     }
     ctx.ex
-        .spawn(sender(Rc::clone(&ctx), Rc::clone(&tg), wake_rx))
+        .spawn(send::sender(Rc::clone(&ctx), Rc::clone(&tg), wake_rx))
         .detach();
     let shared = Arc::clone(&tg.shared);
     let stop = {
@@ -202,23 +253,29 @@ async fn run(ctx: Rc<Ctx>, tg: Rc<Telegram>, wake_rx: smol::channel::Receiver<()
         let Some(batch) = next else {
             return;
         };
+        if tg.is_stopped() {
+            // Logged out: not accepted, so Telegram hands the batch out again after a restart.
+            return;
+        }
         accept_batch(&ctx, &tg, batch, &ack_tx).await;
     }
 }
 
+/// Stops polling and sending (`channels.logout`); true when it was running.
+pub fn logout() -> bool {
+    let Some(tg) = active() else {
+        return false;
+    };
+    let was = !tg.stopped.replace(true);
+    tg.shared.stop.store(true, Ordering::Relaxed);
+    tg.wake_sender();
+    log::warn!("telegram: bridge stopped by channels.logout");
+    was
+}
+
 /// Waits `d`; false when shutdown came first.
-async fn pause(ctx: &Ctx, d: Duration) -> bool {
-    smol::future::or(
-        async {
-            Timer::after(d).await;
-            true
-        },
-        async {
-            ctx.shutdown.wait().await;
-            false
-        },
-    )
-    .await
+pub async fn pause(ctx: &Ctx, d: Duration) -> bool {
+    ctx.shutdown.unless(Timer::after(d)).await.is_some()
 }
 
 /// Accepts one batch in the store, then tells the thread the saved offset.
@@ -291,77 +348,88 @@ async fn handle_update(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, update_id: i64, body: &
         mark(ctx, update_id, tgstore::IGNORED).await;
         return;
     };
-    let chat_id = msg.chat.id;
-    let access = Access {
-        dm_policy: tg.cfg.dm_policy,
-        allow_users: tg.cfg.allow_from.clone(),
-        allow_groups: tg.cfg.groups.clone(),
-        operators: tg.cfg.operators.clone(),
-        group_activation: tg.cfg.group_activation,
-        bot_username: tg
-            .shared
-            .username
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_default(),
-        bot_id: tg
-            .ep
-            .token
-            .split(':')
-            .next()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0),
+    let gate = {
+        let paired = tg.paired.borrow();
+        access::decide(&tg.access(), &msg, &|id| paired.contains(&id))
     };
-    let reply = match access::decide(&access, &msg, &|_| false) {
+    let mut draft_id = None;
+    let reply = match gate {
         Gate::Ignore(why) => {
             log::debug!("telegram: update {update_id} ignored: {why}");
             mark(ctx, update_id, tgstore::IGNORED).await;
             return;
         }
-        Gate::NeedsPairing { user_id } => format!(
-            "Pairing is not available on this bot yet. Ask its operator to add your user id {user_id} to channels.telegram.allowFrom."
-        ),
-        Gate::Accept { text, .. } if text.trim().is_empty() => {
-            "Voice notes and files are not supported by this bot yet; please send text.".to_string()
-        }
+        Gate::NeedsPairing { user_id } => pairing::ask(ctx, &msg, user_id).await,
         Gate::Accept {
             session_key_rest,
             text,
-            ..
+            operator,
+            command,
         } => {
-            typing(ctx, tg, chat_id);
-            turn(ctx, update_id, &session_key_rest, &text).await
+            let key = format!("agent:{}:{session_key_rest}", ctx.config.agent.default_id);
+            let handled = match &command {
+                Some(c) => commands::run(ctx, tg, &msg, c, operator, &key).await,
+                None => Outcome::Agent,
+            };
+            match handled {
+                Outcome::Reply(r) => r,
+                Outcome::Agent => {
+                    let text = if msg.voice.is_some() || msg.document.is_some() {
+                        typing(ctx, tg, msg.chat.id);
+                        media::prepare(ctx, tg, &msg, &text).await
+                    } else {
+                        Ok(text)
+                    };
+                    match text {
+                        Err(answer) => answer,
+                        Ok(text) => {
+                            typing(ctx, tg, msg.chat.id);
+                            let (answer, draft) = turn(ctx, tg, &msg, update_id, &key, &text).await;
+                            draft_id = draft;
+                            answer
+                        }
+                    }
+                }
+            }
         }
     };
-    let chunks = format::split(&reply, format::MAX_MESSAGE_UNITS);
+    store_answer(ctx, tg, update_id, &msg, &reply, draft_id).await;
+}
+
+/// Splits, renders and stores the answer to an update (waiting while the outbox is full).
+async fn store_answer(
+    ctx: &Rc<Ctx>,
+    tg: &Rc<Telegram>,
+    update_id: i64,
+    msg: &Message,
+    text: &str,
+    draft_id: Option<i64>,
+) {
+    let chunks = format::split(text, format::MAX_MESSAGE_UNITS);
     let chunks: Vec<String> = if chunks.is_empty() {
         vec!["(no answer)".to_string()]
     } else {
         chunks.iter().map(|c| format::to_html(c)).collect()
     };
     let cap = ctx.config.limits.telegram_outbox;
-    let reply_to = Some(msg.message_id);
+    let reply = Reply {
+        update_id: Some(update_id),
+        chat_id: msg.chat.id,
+        chunks,
+        parse_mode: Some("HTML".into()),
+        reply_to: Some(msg.message_id),
+        edit_first: draft_id,
+    };
     loop {
         let now = crate::clock::now_ms();
-        let c = chunks.clone();
+        let r = reply.clone();
         let res = ctx
             .store
-            .write(move |db| {
-                tgstore::answer(
-                    db,
-                    Some(update_id),
-                    chat_id,
-                    &c,
-                    Some("HTML"),
-                    reply_to,
-                    now,
-                    cap,
-                )
-            })
+            .write(move |db| tgstore::answer(db, &r, now, cap))
             .await;
         match res {
             Ok(()) => break,
-            Err(StoreError::Full { .. }) => {
+            Err(e) if send::is_full(&e) => {
                 log::warn!("telegram: outbox full ({cap} chunks); update {update_id} waits")
             }
             Err(e) => log::warn!("telegram: cannot store the answer to update {update_id}: {e}"),
@@ -371,14 +439,24 @@ async fn handle_update(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, update_id: i64, body: &
         }
     }
     tg.answered.set(tg.answered.get() + 1);
-    let _ = tg.wake.try_send(());
+    tg.wake_sender();
 }
 
-/// Runs one turn through `chat.send` and waits for its outcome; the text to answer with.
-async fn turn(ctx: &Rc<Ctx>, update_id: i64, rest: &str, text: &str) -> String {
+/// Runs one turn through `chat.send` and waits for its outcome: the text to answer with, and
+/// the streamed draft message it replaces (with `channels.telegram.streaming`).
+async fn turn(
+    ctx: &Rc<Ctx>,
+    tg: &Rc<Telegram>,
+    msg: &Message,
+    update_id: i64,
+    session_key: &str,
+    text: &str,
+) -> (String, Option<i64>) {
     let run_id = format!("tg-{update_id}");
+    // Followed from before the run starts, so no delta is missed.
+    let draft = tg.cfg.streaming.then(|| ctx.agent.runs.watch(&run_id));
     let params = json!({
-        "sessionKey": format!("agent:{}:{rest}", ctx.config.agent.default_id),
+        "sessionKey": session_key,
         "message": text,
         "idempotencyKey": run_id,
         "originatingChannel": "telegram",
@@ -393,15 +471,18 @@ async fn turn(ctx: &Rc<Ctx>, update_id: i64, rest: &str, text: &str) -> String {
                     tries += 1;
                     log::info!("telegram: update {update_id}: {e}; retrying in {ms} ms");
                     if !pause(ctx, Duration::from_millis(ms.max(100))).await {
-                        return String::new();
+                        return (String::new(), None);
                     }
                 }
-                _ => return refused(&e),
+                _ => return (refused(&e), None),
             },
         }
     };
     if status == "skipped" {
-        return "(not answered: the session skipped this message)".into();
+        return (
+            "(not answered: the session skipped this message)".into(),
+            None,
+        );
     }
     let now = crate::clock::now_ms();
     let rid = run_id.clone();
@@ -411,7 +492,18 @@ async fn turn(ctx: &Rc<Ctx>, update_id: i64, rest: &str, text: &str) -> String {
         .await;
     let l = &ctx.config.limits;
     let limit = Duration::from_millis(l.run_timeout_ms.saturating_mul(4) + 60_000);
-    match ctx.agent.runs.wait(&run_id, limit).await {
+    let draft_id = Rc::new(Cell::new(None));
+    let outcome = match &draft {
+        None => ctx.agent.runs.wait(&run_id, limit).await,
+        Some(d) => {
+            smol::future::or(
+                ctx.agent.runs.wait(&run_id, limit),
+                stream_draft(ctx, tg, msg, d, &draft_id),
+            )
+            .await
+        }
+    };
+    let answer = match outcome {
         Some(o) if o["status"] == "ok" => o["text"].as_str().unwrap_or("").to_string(),
         Some(o) => {
             let why = o["error"]
@@ -421,6 +513,52 @@ async fn turn(ctx: &Rc<Ctx>, update_id: i64, rest: &str, text: &str) -> String {
             format!("Sorry, the agent could not answer: {why}")
         }
         None => "Sorry, the agent did not answer in time.".into(),
+    };
+    (answer, draft_id.get())
+}
+
+/// Shows the growing answer in one message: sent at the first text, then edited at most every
+/// `limits.telegram_edit_interval_ms` (plain text: half-written Markdown cannot be rendered).
+/// Never returns; it ends when the run's outcome wins the race in `turn`.
+async fn stream_draft(
+    ctx: &Rc<Ctx>,
+    tg: &Rc<Telegram>,
+    msg: &Message,
+    d: &crate::agent::runs::Draft,
+    draft_id: &Cell<Option<i64>>,
+) -> Option<serde_json::Value> {
+    let every = Duration::from_millis(ctx.config.limits.telegram_edit_interval_ms);
+    let mut shown = String::new();
+    loop {
+        if d.wake.recv().await.is_err() {
+            return std::future::pending().await;
+        }
+        let text = {
+            let t = d.text.borrow();
+            let parts = format::split(&t, format::MAX_MESSAGE_UNITS);
+            parts.into_iter().next().unwrap_or_default()
+        };
+        if text.trim().is_empty() || text == shown || !tg.budget.take(ctx).await {
+            continue;
+        }
+        let (ep, chat, reply_to, t2) = (tg.ep.clone(), msg.chat.id, msg.message_id, text.clone());
+        let id = draft_id.get();
+        let res = ctx
+            .pool
+            .run(move || match id {
+                None => poll::send_message(&ep, chat, &t2, None, Some(reply_to)).map(Some),
+                Some(mid) => poll::edit_message(&ep, chat, mid, &t2, None).map(|()| None),
+            })
+            .await;
+        match res {
+            Ok(Ok(Some(mid))) => draft_id.set(Some(mid)),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => log::debug!("telegram: streamed draft: {e}"),
+            Err(e) => log::debug!("telegram: streamed draft: {e}"),
+        }
+        tg.budget.chat_sent(chat, crate::clock::now_ms());
+        shown = text;
+        Timer::after(every).await;
     }
 }
 
@@ -444,7 +582,7 @@ fn typing(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, chat_id: i64) {
     let (c, t) = (Rc::clone(ctx), Rc::clone(tg));
     ctx.ex
         .spawn(async move {
-            if !t.take_budget(&c).await {
+            if !t.budget.take(&c).await {
                 return;
             }
             let ep = t.ep.clone();
@@ -453,221 +591,4 @@ fn typing(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, chat_id: i64) {
             }
         })
         .detach();
-}
-
-impl Telegram {
-    /// Waits for a send slot (pauses and the per-second budget); false on shutdown.
-    async fn take_budget(&self, ctx: &Ctx) -> bool {
-        loop {
-            let now = crate::clock::now_ms();
-            let paused = self.paused_until.get();
-            if paused > now {
-                if !pause(ctx, Duration::from_millis(paused - now)).await {
-                    return false;
-                }
-                continue;
-            }
-            let (start, n) = self.budget.get();
-            if now.saturating_sub(start) >= 1000 {
-                self.budget.set((now, 1));
-                return true;
-            }
-            if n < ctx.config.limits.telegram_send_per_sec {
-                self.budget.set((start, n + 1));
-                return true;
-            }
-            if !pause(ctx, Duration::from_millis(start + 1000 - now)).await {
-                return false;
-            }
-        }
-    }
-
-    fn pause_sends(&self, until: u64) {
-        self.paused_until.set(self.paused_until.get().max(until));
-    }
-}
-
-/// Drains the outbox in order, woken by new answers or every `SENDER_TICK`.
-async fn sender(ctx: Rc<Ctx>, tg: Rc<Telegram>, wake: smol::channel::Receiver<()>) {
-    let mut failures = 0u32;
-    loop {
-        let now = crate::clock::now_ms();
-        let due = match ctx
-            .store
-            .read(move |db| tgstore::due(db, now, SEND_BATCH))
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                log::warn!("telegram: cannot read the outbox: {e}");
-                Vec::new()
-            }
-        };
-        let mut progressed = false;
-        for chunk in &due {
-            if !tg.take_budget(&ctx).await {
-                return;
-            }
-            match send_chunk(&ctx, &tg, chunk).await {
-                Sent::Done => {
-                    failures = 0;
-                    progressed = true;
-                }
-                Sent::Later(at) => {
-                    let id = chunk.id;
-                    let _ = ctx.store.write(move |db| tgstore::retry(db, id, at)).await;
-                    tg.pause_sends(at);
-                    // Later chunks wait too, so a reply keeps its order.
-                    break;
-                }
-                Sent::Backoff => {
-                    failures += 1;
-                    let ms =
-                        (poll::MIN_BACKOFF_MS << (failures - 1).min(5)).min(poll::MAX_BACKOFF_MS);
-                    let at = crate::clock::now_ms() + ms;
-                    let id = chunk.id;
-                    let _ = ctx.store.write(move |db| tgstore::retry(db, id, at)).await;
-                    tg.pause_sends(at);
-                    break;
-                }
-            }
-        }
-        if progressed && due.len() == SEND_BATCH {
-            continue;
-        }
-        let woke = smol::future::or(
-            async {
-                let _ = smol::future::or(
-                    async {
-                        let _ = wake.recv().await;
-                    },
-                    async {
-                        Timer::after(SENDER_TICK).await;
-                    },
-                )
-                .await;
-                true
-            },
-            async {
-                ctx.shutdown.wait().await;
-                false
-            },
-        )
-        .await;
-        if !woke {
-            return;
-        }
-    }
-}
-
-enum Sent {
-    /// Sent, or given up for good (logged): the chunk is finished.
-    Done,
-    /// Telegram asked to wait: retry at this time (ms).
-    Later(u64),
-    /// A transient failure: back off.
-    Backoff,
-}
-
-async fn send_chunk(ctx: &Ctx, tg: &Telegram, c: &Outgoing) -> Sent {
-    let ep = tg.ep.clone();
-    let (chat, text, mode, reply_to) =
-        (c.chat_id, c.text.clone(), c.parse_mode.clone(), c.reply_to);
-    let res = ctx
-        .pool
-        .run(move || {
-            let first = poll::send_message(&ep, chat, &text, mode.as_deref(), reply_to);
-            match first {
-                Err(CallError::Api(ApiError::BadRequest(d)))
-                    if mode.is_some() && d.contains("can't parse entities") =>
-                {
-                    poll::send_message(&ep, chat, &html_to_plain(&text), None, reply_to)
-                }
-                other => other,
-            }
-        })
-        .await;
-    let finish = |message_id: i64| async move {
-        let id = c.id;
-        if let Err(e) = ctx
-            .store
-            .write(move |db| tgstore::sent(db, id, message_id))
-            .await
-        {
-            log::warn!("telegram: cannot mark chunk {id} sent: {e}");
-        }
-    };
-    match res {
-        Err(e) => {
-            log::warn!("telegram: send job not run: {e}");
-            Sent::Backoff
-        }
-        Ok(Ok(message_id)) => {
-            finish(message_id).await;
-            Sent::Done
-        }
-        Ok(Err(CallError::Api(ApiError::TooManyRequests { retry_after_s }))) => {
-            log::info!("telegram: sendMessage: too many requests, retry after {retry_after_s} s");
-            Sent::Later(crate::clock::now_ms() + retry_after_s * 1000)
-        }
-        Ok(Err(
-            e @ (CallError::Transport(_)
-            | CallError::Api(ApiError::Server(..) | ApiError::Malformed(_))),
-        )) => {
-            log::warn!("telegram: sendMessage to chat {chat}: {e}; will retry");
-            Sent::Backoff
-        }
-        Ok(Err(e)) => {
-            log::warn!("telegram: sendMessage to chat {chat} failed for good: {e}; chunk dropped");
-            finish(0).await;
-            Sent::Done
-        }
-    }
-}
-
-/// The visible text of a chunk of our own HTML: tags removed, entities decoded, links as
-/// `label (url)`.
-pub fn html_to_plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    let mut href: Vec<Option<String>> = Vec::new();
-    while let Some(i) = rest.find('<') {
-        out.push_str(&rest[..i]);
-        let Some(j) = rest[i..].find('>') else {
-            out.push_str(&rest[i..]);
-            rest = "";
-            break;
-        };
-        let tag = &rest[i + 1..i + j];
-        if let Some(attrs) = tag.strip_prefix("a ") {
-            let url = attrs
-                .split_once("href=\"")
-                .and_then(|(_, r)| r.split_once('"'))
-                .map(|(u, _)| u.to_string());
-            href.push(url);
-        } else if tag == "/a"
-            && let Some(Some(u)) = href.pop()
-        {
-            out.push_str(" (");
-            out.push_str(&u);
-            out.push(')');
-        }
-        rest = &rest[i + j + 1..];
-    }
-    out.push_str(rest);
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_fallback_strips_our_html() {
-        let html = format::to_html("**a** & [b](https://x.y/?q=1&r=2) `<c>`");
-        assert_eq!(html_to_plain(&html), "a & b (https://x.y/?q=1&r=2) <c>");
-    }
 }

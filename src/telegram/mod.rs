@@ -1,27 +1,30 @@
 //! Telegram bridge: a bot that carries chats to agent sessions and answers back.
 //!
-//! Planned parts (issue #6). Present now, all pure and I/O-free, unit-tested:
-//! - `api`: Bot API types (updates, messages, the `{ok, result | error}` envelope), `ApiError`,
-//!   token redaction for any text that may quote a request URL, and `method_url`.
-//! - `format`: splitting a model's Markdown answer into 4096-UTF-16-unit chunks without breaking
-//!   code blocks, then Markdown to Telegram HTML per chunk, with a plain-text fallback.
-//! - `access`: the gate for each inbound message (DM policy, group allowlist, mention activation,
-//!   commands, operators) and pairing codes.
+//! Parts:
+//! - `poll`: the one `telegram` thread long-polling `getUpdates` (fresh connection per poll,
+//!   liveness from the last good poll, backoff, `409` reporting) and the blocking Bot API calls
+//!   (`sendMessage`, `editMessageText`, `deleteMessage`, `sendChatAction`, `getFile` + download).
+//! - `bridge`: the executor side: accept batches (offset and updates in one store transaction),
+//!   gate each update, run the turn through `chat.send`, stream drafts, store the answer.
+//! - `send`: the outbox drain within the global, per-chat and `429` budgets; supergroup moves;
+//!   the plain-text fallback.
+//! - `access`: the pure gate (DM policy, group allowlist, mention activation, commands) and
+//!   pairing code format; `pairing`: codes for unknown users, approval, dismissal.
+//! - `commands`: operator commands in chat; `media`: voice notes and files (size cap,
+//!   transcriber, text files); `format`: 4096-unit split and Markdown → Telegram HTML; `api`: Bot
+//!   API types, errors and token redaction.
 //!
-//! The store side exists too: `store::telegram` (schema v3) keeps the poll offset, each accepted
-//! update with its state and the bounded reply outbox, in the transactions exactly-once needs.
-//!
-//! To come, with I/O: the long-poll loop (`getUpdates` on one worker thread, liveness from the last
-//! good poll, stall teardown, backoff, `409` reporting), the bridge from updates to scheduler sessions
-//! (typing, sending chunks with the HTML then plain fallback, bounded per-chat and global send
-//! budgets), operator commands, and voice/file downloads with a size cap.
-//!
-//! Only this module and `providers/` will name `ureq`.
+//! The store side is `store::telegram` (offset, updates, outbox) and `store::pairing`.
+//! Only this module and `providers/` name `ureq`.
 
 pub mod access;
 pub mod api;
 pub mod bridge;
+pub mod commands;
 pub mod format;
+pub mod media;
+pub mod pairing;
 pub mod poll;
+pub mod send;
 
-pub use bridge::{channel_json, start};
+pub use bridge::{channel_json, logout, start};

@@ -38,6 +38,8 @@ pub const MIN_BACKOFF_MS: u64 = 1_000;
 pub const MAX_BACKOFF_MS: u64 = 30_000;
 /// Wait after `409 Conflict`, `401` or `404` before polling again.
 pub const SLOW_RETRY_MS: u64 = 30_000;
+/// Whole-call timeout of a file download.
+pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest `getUpdates` answer read (100 updates of large messages fit easily).
 const MAX_POLL_BODY: u64 = 8 * 1024 * 1024;
 /// Largest answer of any other call.
@@ -198,6 +200,93 @@ pub fn send_message(
 pub fn send_typing(ep: &Endpoint, chat_id: i64) -> Result<(), CallError> {
     let body = json!({"chat_id": chat_id, "action": "typing"});
     call::<bool>(ep, "sendChatAction", &body, SEND_TIMEOUT, MAX_CALL_BODY).map(|_| ())
+}
+
+/// `editMessageText`: replaces the text of a message the bot sent.
+pub fn edit_message(
+    ep: &Endpoint,
+    chat_id: i64,
+    message_id: i64,
+    text: &str,
+    parse_mode: Option<&str>,
+) -> Result<(), CallError> {
+    let mut body = json!({"chat_id": chat_id, "message_id": message_id, "text": text});
+    if let Some(m) = parse_mode {
+        body["parse_mode"] = json!(m);
+    }
+    match call::<Value>(ep, "editMessageText", &body, SEND_TIMEOUT, MAX_CALL_BODY) {
+        // Same text as before: nothing to change, which is what we wanted.
+        Err(CallError::Api(ApiError::BadRequest(d))) if d.contains("message is not modified") => {
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// `deleteMessage`.
+pub fn delete_message(ep: &Endpoint, chat_id: i64, message_id: i64) -> Result<(), CallError> {
+    let body = json!({"chat_id": chat_id, "message_id": message_id});
+    call::<bool>(ep, "deleteMessage", &body, SEND_TIMEOUT, MAX_CALL_BODY).map(|_| ())
+}
+
+/// Why a file could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileError {
+    /// Larger than the cap (the size when known).
+    TooLarge(Option<u64>),
+    /// The Bot API call or the download failed.
+    Call(CallError),
+}
+
+/// `getFile`, then the download from `<base>/file/bot<token>/<file_path>`, reading at most
+/// `max_bytes` (a larger file is refused before or during the transfer, never kept whole).
+pub fn download(ep: &Endpoint, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, FileError> {
+    let f: Value = call(
+        ep,
+        "getFile",
+        &json!({"file_id": file_id}),
+        SEND_TIMEOUT,
+        MAX_CALL_BODY,
+    )
+    .map_err(FileError::Call)?;
+    let size = f["file_size"].as_u64();
+    if size.is_some_and(|n| n > max_bytes) {
+        return Err(FileError::TooLarge(size));
+    }
+    let Some(path) = f["file_path"].as_str() else {
+        return Err(FileError::Call(CallError::Api(ApiError::Malformed(
+            "getFile answered without file_path".into(),
+        ))));
+    };
+    let url = format!(
+        "{}/file/bot{}/{}",
+        ep.base.trim_end_matches('/'),
+        ep.token,
+        path.trim_start_matches('/')
+    );
+    let transport = |e: String| FileError::Call(CallError::Transport(redact_token(&e, &ep.token)));
+    let mut resp = agent(DOWNLOAD_TIMEOUT, SEND_TIMEOUT)
+        .get(&url)
+        .call()
+        .map_err(|e| transport(e.to_string()))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(FileError::Call(CallError::Api(if status >= 500 {
+            ApiError::Server(status, "file download failed".into())
+        } else {
+            ApiError::BadRequest(format!("file download answered {status}"))
+        })));
+    }
+    let mut bytes = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| transport(e.to_string()))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(FileError::TooLarge(size));
+    }
+    Ok(bytes)
 }
 
 /// What the thread hands the executor: one non-empty `getUpdates` result, raw.

@@ -101,6 +101,20 @@ pub enum Fault {
     DropMidBody { method: &'static str, times: usize },
     /// `getUpdates` answers `409 Conflict: terminated by other getUpdates request; …`.
     Conflict { times: usize },
+    /// `400` with `"description":"Bad Request: <description>"` (e.g. `can't parse entities: …`).
+    /// No effect.
+    BadRequest {
+        method: &'static str,
+        description: &'static str,
+        times: usize,
+    },
+    /// `400` `"Bad Request: group chat was upgraded to a supergroup chat"` with
+    /// `"parameters":{"migrate_to_chat_id":to}`. No effect.
+    Migrated {
+        method: &'static str,
+        to: i64,
+        times: usize,
+    },
     /// Wait `ms` before handling the call normally (nothing takes effect during the wait).
     Delay {
         method: &'static str,
@@ -118,7 +132,9 @@ impl Fault {
             | Fault::Malformed { method, .. }
             | Fault::Stall { method, .. }
             | Fault::DropMidBody { method, .. }
-            | Fault::Delay { method, .. } => method,
+            | Fault::Delay { method, .. }
+            | Fault::BadRequest { method, .. }
+            | Fault::Migrated { method, .. } => method,
             Fault::Conflict { .. } => "getUpdates",
         }
     }
@@ -132,7 +148,9 @@ impl Fault {
             | Fault::Stall { times, .. }
             | Fault::DropMidBody { times, .. }
             | Fault::Conflict { times }
-            | Fault::Delay { times, .. } => times,
+            | Fault::Delay { times, .. }
+            | Fault::BadRequest { times, .. }
+            | Fault::Migrated { times, .. } => times,
         }
     }
 }
@@ -1286,6 +1304,18 @@ impl Conn {
                     c => format!("Error {c}"),
                 };
                 return self.answer(err(code, &d), close);
+            }
+            Some(Fault::BadRequest { description, .. }) => {
+                return self.answer(bad(description), close);
+            }
+            Some(Fault::Migrated { to, .. }) => {
+                let a = Answer::Json(
+                    400,
+                    json!({"ok": false, "error_code": 400,
+                           "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                           "parameters": {"migrate_to_chat_id": to}}),
+                );
+                return self.answer(a, close);
             }
             Some(Fault::Malformed { .. }) => {
                 let a = Answer::Raw(
