@@ -14,6 +14,8 @@
 //! `find_program` (lookup in `EXEC_PATH`). Whether a program may run at all is the defender's and
 //! the `exec` tool's decision; `run` itself runs what it is given. Only `edge/` spawns processes.
 
+pub mod host;
+
 use std::fmt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;

@@ -24,6 +24,10 @@ pub enum Method {
     Status,
     /// `channels.status`: the state of each configured chat channel.
     ChannelsStatus,
+    /// `edge.acceleration.status`: CPU, memory and accelerator devices of this box.
+    EdgeAccelerationStatus,
+    /// `edge.enclave.status`: TPM / SEV / SGX / IMA availability.
+    EdgeEnclaveStatus,
     /// `channels.logout`: stop a channel's bridge until restart.
     ChannelsLogout,
     /// `channels.pairing.list`: pending pairing requests.
@@ -109,11 +113,17 @@ pub enum Method {
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 44] = [
+const NAMES: [(Method, &str, &str); 46] = [
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
     (Method::ChannelsStatus, "channels.status", READ),
     (Method::ChannelsLogout, "channels.logout", ADMIN),
+    (
+        Method::EdgeAccelerationStatus,
+        "edge.acceleration.status",
+        READ,
+    ),
+    (Method::EdgeEnclaveStatus, "edge.enclave.status", READ),
     (
         Method::ChannelsPairingList,
         "channels.pairing.list",
@@ -265,6 +275,8 @@ pub async fn call(
         Method::Status => system::status(ctx, params).await,
         Method::ChannelsStatus => crate::rpc::channels::status(ctx, params).await,
         Method::ChannelsLogout => crate::rpc::channels::logout(ctx, params).await,
+        Method::EdgeAccelerationStatus => crate::rpc::edge::acceleration_status(ctx, params).await,
+        Method::EdgeEnclaveStatus => crate::rpc::edge::enclave_status(ctx, params).await,
         Method::ChannelsPairingList => crate::rpc::channels::pairing_list(ctx, params).await,
         Method::ChannelsPairingApprove => crate::rpc::channels::pairing_approve(ctx, params).await,
         Method::ChannelsPairingDismiss => crate::rpc::channels::pairing_dismiss(ctx, params).await,

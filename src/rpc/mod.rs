@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod channels;
 pub mod chat;
+pub mod edge;
 pub mod error;
 pub mod sessions;
 pub mod system;
