@@ -723,7 +723,11 @@ fn agent_methods_answer_with_real_state() {
             Some(json!({"to": "+1", "message": "x", "idempotencyKey": "s1"})),
         )
         .unwrap_err();
-    assert_eq!(e["details"]["code"], "NOT_IMPLEMENTED");
+    assert_eq!(e["code"], "UNAVAILABLE", "no Telegram bridge here: {e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("not running"),
+        "{e}"
+    );
     let e = c.call("agents.list", Some(json!({"x": 1}))).unwrap_err();
     assert_eq!(e["code"], "INVALID_REQUEST");
     // The session model override picks the candidate (unknown providers are refused clearly).

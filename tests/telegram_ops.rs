@@ -451,3 +451,36 @@ fn a_migrated_group_gets_its_reply_in_the_supergroup_and_bad_markup_falls_back_t
         .unwrap();
     assert_eq!(last.parse_mode, None, "resent without parse_mode");
 }
+
+#[test]
+fn send_queues_text_for_a_chat_once_per_idempotency_key() {
+    let (ai, tg) = (FakeOpenAi::start(), FakeTelegram::start(TOKEN));
+    tg.add_chat(ALLOWED);
+    let gw = Gateway::start(&config(&ai, &tg, ""));
+    let mut c = gw.client(&ALL_SCOPES);
+    let p = json!({"to": ALLOWED.to_string(), "message": "reminder: **stand up**",
+                   "idempotencyKey": "rem-1"});
+    let r = c.call("send", Some(p.clone())).unwrap();
+    assert_eq!(r["status"], "queued", "{r}");
+    assert_eq!(r["chunks"], 1);
+    let again = c.call("send", Some(p)).unwrap();
+    assert_eq!(again["status"], "duplicate");
+    let r = wait_replies(&tg, &gw, ALLOWED, 1);
+    assert_eq!(r, ["reminder: <b>stand up</b>"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(texts(&tg, ALLOWED).len(), 1, "sent once");
+    let e = c
+        .call(
+            "send",
+            Some(json!({"to": "@someone", "message": "x", "idempotencyKey": "k2"})),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "INVALID_REQUEST");
+    let e = c
+        .call(
+            "send",
+            Some(json!({"to": "1", "message": "x", "idempotencyKey": "k3", "channel": "slack"})),
+        )
+        .unwrap_err();
+    assert_eq!(e["details"]["code"], "NOT_IMPLEMENTED", "{e}");
+}

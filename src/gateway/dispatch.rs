@@ -328,7 +328,7 @@ pub async fn call(
         Method::AgentIdentityGet => agent::identity(ctx, params),
         Method::AgentsList => agent::list(ctx, params),
         Method::ModelsList => agent::models(ctx, params),
-        Method::Send => agent::send(ctx, params),
+        Method::Send => agent::send(ctx, params).await,
         Method::ExecApprovalResolve => agent::approval_resolve(ctx, params),
         Method::ExecApprovalList => agent::approval_list(ctx, params),
     }

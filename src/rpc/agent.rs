@@ -270,23 +270,86 @@ pub fn models(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
 #[serde(rename_all = "camelCase")]
 struct SendParams {
     to: String,
+    message: Option<String>,
     idempotency_key: String,
     channel: Option<String>,
+    media_url: Option<String>,
+    media_urls: Option<Vec<String>>,
 }
 
-/// `send`: outbound channel delivery. No channel exists in this build, so a valid request is
-/// answered "not implemented", never a fake delivery receipt.
-pub fn send(_ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
+/// `send {to, message, channel?, idempotencyKey}`: a text message to a Telegram chat, queued in
+/// the bridge's persisted outbox (split at 4096, HTML with a plain fallback) and sent within the
+/// send budgets. → `{status:"queued", channel, to, chunks, runId}`; the same idempotency key
+/// again answers `status:"duplicate"` and queues nothing. Media and other channels answer
+/// "not implemented"; a gateway without the bridge too.
+pub async fn send(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     let p: SendParams = parse_params("send", params)?;
     if p.to.is_empty() || p.idempotency_key.is_empty() {
         return Err(RpcError::InvalidRequest(
             "invalid send params: to and idempotencyKey are required".into(),
         ));
     }
-    Err(RpcError::NotImplemented(format!(
-        "send: no outbound channel is configured{} (the Telegram bridge is not built yet)",
-        p.channel.map(|c| format!(" for {c:?}")).unwrap_or_default()
-    )))
+    let channel = p.channel.as_deref().unwrap_or("telegram");
+    if channel != "telegram" {
+        return Err(RpcError::NotImplemented(format!(
+            "send: channel {channel:?} is not built (this gateway has: telegram)"
+        )));
+    }
+    if p.media_url.is_some() || p.media_urls.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(RpcError::NotImplemented(
+            "send: media is not built; send text".into(),
+        ));
+    }
+    let Some(tg) = crate::telegram::bridge::active().filter(|t| !t.is_stopped()) else {
+        return Err(RpcError::Unavailable(
+            "send: the Telegram bridge is not running (channels.telegram.enabled, channels.status)"
+                .into(),
+        ));
+    };
+    let chat_id: i64 = p.to.trim_start_matches("telegram:").parse().map_err(|_| {
+        RpcError::InvalidRequest(format!(
+            "send: to must be a Telegram chat id, got {:?}",
+            p.to
+        ))
+    })?;
+    let text = p.message.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(RpcError::InvalidRequest("send: message is empty".into()));
+    }
+    let chunks: Vec<String> =
+        crate::telegram::format::split(&text, crate::telegram::format::MAX_MESSAGE_UNITS)
+            .iter()
+            .map(|c| crate::telegram::format::to_html(c))
+            .collect();
+    let reply = crate::store::telegram::Reply {
+        chat_id,
+        chunks,
+        parse_mode: Some("HTML".into()),
+        ..Default::default()
+    };
+    let l = &ctx.config.limits;
+    let (cap, keys, now, key) = (
+        l.telegram_outbox,
+        l.telegram_max_updates,
+        crate::clock::now_ms(),
+        p.idempotency_key.clone(),
+    );
+    let r2 = reply.clone();
+    let done = ctx
+        .store
+        .write(move |db| crate::store::telegram::send_once(db, &key, &r2, now, cap, keys))
+        .await?;
+    let (status, chunks) = match done {
+        crate::store::telegram::SendOnce::Queued => {
+            tg.wake_sender();
+            ("queued", reply.chunks.len() as i64)
+        }
+        crate::store::telegram::SendOnce::Duplicate(_, n) => ("duplicate", n),
+    };
+    Ok(
+        json!({"status": status, "channel": "telegram", "to": chat_id.to_string(),
+              "chunks": chunks, "runId": p.idempotency_key}),
+    )
 }
 
 #[derive(Deserialize, Default)]

@@ -126,8 +126,9 @@ CREATE TABLE telegram_outbox (
 CREATE INDEX telegram_outbox_due ON telegram_outbox (sent_message_id, next_at);
 ";
 
-/// Version 4: Telegram pairing (pending one-time codes and approved users) and outbox rows that
-/// edit a message already sent (streamed replies) instead of sending a new one.
+/// Version 4: Telegram pairing (pending one-time codes and approved users), outbox rows that
+/// edit a message already sent (streamed replies) instead of sending a new one, and the
+/// idempotency keys of `send` requests.
 const V4: &str = "
 CREATE TABLE telegram_pairing (
     code TEXT PRIMARY KEY,
@@ -145,6 +146,13 @@ CREATE TABLE telegram_paired (
     code TEXT
 );
 ALTER TABLE telegram_outbox ADD COLUMN edit_of INTEGER;
+CREATE TABLE telegram_sends (
+    idempotency_key TEXT PRIMARY KEY,
+    chat_id INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX telegram_sends_by_age ON telegram_sends (created_at);
 ";
 
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.

@@ -220,6 +220,49 @@ pub fn answer(db: &Db, r: &Reply, now: u64, max_outbox: usize) -> Result<(), Sto
     Ok(())
 }
 
+/// What `send_once` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOnce {
+    /// Queued now.
+    Queued,
+    /// The key was used before: `(chat, chunks)` of that request; nothing queued.
+    Duplicate(i64, i64),
+}
+
+/// Queues an outbound message for a `send` request unless its idempotency key was seen; keeps
+/// at most `max_keys` keys (the oldest are forgotten).
+pub fn send_once(
+    db: &Db,
+    key: &str,
+    r: &Reply,
+    now: u64,
+    max_outbox: usize,
+    max_keys: usize,
+) -> Result<SendOnce, StoreError> {
+    let seen: Option<(i64, i64)> = db
+        .conn
+        .query_row(
+            "SELECT chat_id, chunks FROM telegram_sends WHERE idempotency_key = ?1",
+            params![key],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some((chat, n)) = seen {
+        return Ok(SendOnce::Duplicate(chat, n));
+    }
+    answer(db, r, now, max_outbox)?;
+    db.conn.execute(
+        "INSERT INTO telegram_sends (idempotency_key, chat_id, chunks, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![key, r.chat_id, r.chunks.len() as i64, now as i64],
+    )?;
+    db.conn.execute(
+        "DELETE FROM telegram_sends WHERE idempotency_key IN (SELECT idempotency_key FROM telegram_sends \
+         ORDER BY created_at DESC LIMIT -1 OFFSET ?1)",
+        params![max_keys as i64],
+    )?;
+    Ok(SendOnce::Queued)
+}
+
 /// Points every unsent chunk for `from` at `to` (a group became a supergroup).
 pub fn migrate_chat(db: &Db, from: i64, to: i64) -> Result<usize, StoreError> {
     Ok(db.conn.execute(
@@ -380,6 +423,29 @@ mod tests {
         };
         let e = answer(&d, &r, 6, 10).unwrap_err();
         assert!(matches!(e, StoreError::Full { .. }), "{e}");
+    }
+
+    #[test]
+    fn send_requests_are_queued_once_per_key_and_keys_are_bounded() {
+        let d = db();
+        let r = Reply {
+            chat_id: 9,
+            chunks: vec!["hi".into()],
+            ..Reply::default()
+        };
+        assert_eq!(send_once(&d, "k1", &r, 1, 10, 2).unwrap(), SendOnce::Queued);
+        assert_eq!(
+            send_once(&d, "k1", &r, 2, 10, 2).unwrap(),
+            SendOnce::Duplicate(9, 1)
+        );
+        assert_eq!(backlog(&d).unwrap(), 1);
+        send_once(&d, "k2", &r, 3, 10, 2).unwrap();
+        send_once(&d, "k3", &r, 4, 10, 2).unwrap();
+        let n: i64 = d
+            .conn
+            .query_row("SELECT COUNT(*) FROM telegram_sends", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2, "oldest key forgotten");
     }
 
     #[test]
