@@ -16,6 +16,7 @@ pub mod defender;
 pub mod edge;
 pub mod gateway;
 pub mod ids;
+pub mod memory;
 pub mod pool;
 pub mod providers;
 pub mod rpc;

@@ -76,7 +76,7 @@ fn handshake_happy_path_matches_upstream_shape() {
     }
     assert_eq!(
         methods.len(),
-        46,
+        51,
         "only implemented methods are advertised: {methods:?}"
     );
     // The presence broadcast for our own arrival follows hello-ok with seq 1.

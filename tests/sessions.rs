@@ -645,7 +645,7 @@ fn sessions_survive_restart_and_newer_schema_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("schema version 7, newer than this binary supports (4)"),
+        err.contains("schema version 7, newer than this binary supports (5)"),
         "{err}"
     );
     assert!(

@@ -17,6 +17,7 @@
 //! Holds a `Weak<Ctx>`: the scheduler lives in the `Ctx`, so a strong reference would be a cycle.
 
 pub mod approval;
+pub mod memory;
 pub mod runs;
 pub mod tools;
 mod turn;
@@ -359,6 +360,9 @@ async fn provider_turn(ctx: &Rc<Ctx>, turn: &Turn, ev: &Events<'_>, started: u64
                          "stopReason": o.stop_reason});
     let usage = usage_record(turn, &provider, &model, &o, started, now);
     finish(ctx, turn, "done", Some((message.clone(), usage))).await;
+    if o.memory {
+        memory::remember(ctx, turn, &o.text).await;
+    }
     ev.chat(
         json!({"state": "final", "message": message, "usage": usage_json,
                    "stopReason": o.stop_reason.as_deref().unwrap_or("stop")}),

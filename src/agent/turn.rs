@@ -46,6 +46,8 @@ pub(super) struct Outcome {
     pub error: Option<(String, &'static str)>,
     /// `finish_reason` of the last answer.
     pub stop_reason: Option<String>,
+    /// Remember the exchange (memory on for the agent and the session).
+    pub memory: bool,
 }
 
 /// Runs a turn through the providers.
@@ -58,11 +60,15 @@ pub(super) async fn run(ctx: &Rc<Ctx>, turn: &Turn, ev: &Events<'_>) -> Outcome 
         attempts: Vec::new(),
         error: None,
         stop_reason: None,
+        memory: false,
     };
     let state = &ctx.agent;
     let l = &ctx.config.limits;
     let (candidates, mut convo) = match prepare(ctx, turn).await {
-        Ok(v) => v,
+        Ok((c, convo, memory)) => {
+            out.memory = memory;
+            (c, convo)
+        }
         Err(e) => {
             out.error = Some((e, "unknown"));
             return out;
@@ -299,8 +305,9 @@ fn scrub(ctx: &Ctx, text: String) -> String {
     }
 }
 
-/// The candidates for this turn and the prompt so far.
-async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value>), String> {
+/// The candidates for this turn, the prompt so far (with recalled memories), and whether the
+/// exchange is remembered afterwards.
+async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value>, bool), String> {
     let l = &ctx.config.limits;
     let key = turn.session_key.clone();
     let (limit, max_bytes) = (l.prompt_max_messages, l.prompt_max_bytes);
@@ -341,8 +348,14 @@ async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value
         return Err("no model configured: set [agent] model = \"provider/model\"".into());
     }
     let mut convo = vec![json!({"role": "system", "content": ctx.config.agent.system_prompt})];
+    let remember = super::memory::enabled(ctx, row.as_ref().map(|r| &r.settings));
+    if remember
+        && let Some(block) = super::memory::recall_block(ctx, &turn.agent_id, &turn.text).await
+    {
+        convo.push(json!({"role": "system", "content": block}));
+    }
     convo.extend(to_openai(&history));
-    Ok((candidates, convo))
+    Ok((candidates, convo, remember))
 }
 
 /// Stored transcript messages as OpenAI messages; tool messages without their call (cut off by

@@ -159,7 +159,7 @@ pub fn run_health(t: Target, json_out: bool) -> u8 {
     }
 }
 
-fn report(e: &CallError, json_out: bool) -> u8 {
+pub fn report(e: &CallError, json_out: bool) -> u8 {
     if json_out {
         let err = match e {
             CallError::Rpc(v) => v.clone(),

@@ -4,11 +4,13 @@
 //! runs the gateway; `call`, `health` and `status` are real protocol clients (`client.rs`);
 //! `doctor` checks the box (`doctor.rs`); `config check` validates a config; `policy sign|verify`
 //! handles signed policy bundles (`policy.rs`); `pairing list|approve CODE|reject CODE` manages
-//! Telegram pairing codes through the running gateway; `version` prints it.
+//! Telegram pairing codes and `memory search|list|export|forget|import|status` the agent's memory,
+//! both through the running gateway; `version` prints it.
 //! Exit codes: 0 ok, 1 failure (a call failed, a doctor check failed), 2 bad config or usage.
 
 pub mod client;
 pub mod doctor;
+pub mod memory;
 pub mod policy;
 pub mod security;
 
@@ -51,6 +53,7 @@ enum Cmd {
     Policy(policy::PolicyCmd),
     Security(security::SecurityCmd),
     Pairing(PairingCmd),
+    Memory(memory::MemoryCmd),
     Version(VersionCmd),
 }
 
@@ -292,6 +295,7 @@ pub fn main(top: Top) -> u8 {
             let target = client::Target::resolve(&ov, c.url, c.token, c.password);
             client::run_call(target, method, Some(&params.to_string()), c.json, 10_000)
         }
+        Some(Cmd::Memory(c)) => memory::run(c, base),
         Some(Cmd::Version(_)) => {
             println!(
                 "openclaw-edge {} (gateway protocol {})",

@@ -190,6 +190,20 @@ pub const DEFAULT_TELEGRAM_MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_TELEGRAM_CHAT_INTERVAL_MS: u64 = 1_000;
 /// Least time between two edits of a streamed reply (`channels.telegram.streaming`).
 pub const DEFAULT_TELEGRAM_EDIT_INTERVAL_MS: u64 = 1_500;
+/// Memory entries kept per agent; past it each ingest evicts a few of the least recently
+/// recalled (oldest first), never the whole table at once.
+pub const DEFAULT_MEMORY_MAX_ENTRIES: usize = 20_000;
+/// Memory entry text bytes kept per agent; evicts like `memory_max_entries`.
+pub const DEFAULT_MEMORY_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Concept nodes of the memory graph; the weakest are pruned past it.
+pub const DEFAULT_MEMORY_MAX_NODES: usize = 20_000;
+/// Co-occurrence edges of the memory graph; the weakest are pruned past it.
+pub const DEFAULT_MEMORY_MAX_EDGES: usize = 60_000;
+/// Longest memory entry; longer texts are cut at a character boundary.
+pub const DEFAULT_MEMORY_MAX_ENTRY_BYTES: usize = 2048;
+/// Token budget (bytes / 4) of the recalled-memory block put before each model call; memories
+/// that do not fit are left out.
+pub const DEFAULT_MEMORY_INJECT_TOKENS: usize = 400;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,6 +379,18 @@ pub struct Limits {
     pub telegram_chat_interval_ms: u64,
     /// Least time between two edits of a streamed Telegram reply.
     pub telegram_edit_interval_ms: u64,
+    /// Memory entries per agent.
+    pub memory_max_entries: usize,
+    /// Memory text bytes per agent.
+    pub memory_max_bytes: usize,
+    /// Memory graph nodes.
+    pub memory_max_nodes: usize,
+    /// Memory graph co-occurrence edges.
+    pub memory_max_edges: usize,
+    /// Longest memory entry.
+    pub memory_max_entry_bytes: usize,
+    /// Token budget of the recalled-memory block.
+    pub memory_inject_tokens: usize,
 }
 
 impl Default for Limits {
@@ -455,6 +481,12 @@ impl Default for Limits {
             telegram_max_file_bytes: DEFAULT_TELEGRAM_MAX_FILE_BYTES,
             telegram_chat_interval_ms: DEFAULT_TELEGRAM_CHAT_INTERVAL_MS,
             telegram_edit_interval_ms: DEFAULT_TELEGRAM_EDIT_INTERVAL_MS,
+            memory_max_entries: DEFAULT_MEMORY_MAX_ENTRIES,
+            memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
+            memory_max_nodes: DEFAULT_MEMORY_MAX_NODES,
+            memory_max_edges: DEFAULT_MEMORY_MAX_EDGES,
+            memory_max_entry_bytes: DEFAULT_MEMORY_MAX_ENTRY_BYTES,
+            memory_inject_tokens: DEFAULT_MEMORY_INJECT_TOKENS,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod bridge;
 pub mod defender;
 pub mod limits;
+pub mod memory;
 pub mod providers;
 mod schema;
 pub mod telegram;
@@ -233,6 +234,8 @@ pub struct Config {
     pub bridge: Option<BridgeConfig>,
     /// `[channels.telegram]`: the Telegram bot bridge (off by default).
     pub telegram: telegram::TelegramConfig,
+    /// `[memory]`: ingestion, recall and injection.
+    pub memory: memory::MemoryConfig,
 }
 
 /// Command-line overrides, applied after the file.
@@ -272,6 +275,8 @@ struct RawConfig {
     bridge: Option<bridge::RawBridge>,
     #[serde(default)]
     channels: telegram::RawChannels,
+    #[serde(default)]
+    memory: memory::RawMemory,
 }
 
 #[derive(Deserialize, Default)]
@@ -419,6 +424,7 @@ impl Config {
         let runtime_mode = bridge::parse_mode(file.gateway.runtime_mode.as_deref())?;
         let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
         let telegram = telegram::build_telegram(&file.channels, env, &expand)?;
+        let memory = memory::build_memory(&file.memory)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
         let mut pricing = file.pricing;
@@ -458,6 +464,7 @@ impl Config {
             runtime_mode,
             bridge,
             telegram,
+            memory,
         })
     }
 
@@ -500,6 +507,7 @@ impl Config {
             "defender": self.defender.to_public_json(),
             "bridge": self.bridge.as_ref().map(BridgeConfig::to_public_json),
             "channels": {"telegram": self.telegram.to_public_json()},
+            "memory": self.memory.to_public_json(),
             "pricing": self.pricing.iter().map(|p| serde_json::json!({
                 "provider": p.provider, "model": p.model,
                 "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,

@@ -24,6 +24,16 @@ pub enum Method {
     Status,
     /// `channels.status`: the state of each configured chat channel.
     ChannelsStatus,
+    /// `doctor.memory.status`: memory counters and limits.
+    DoctorMemoryStatus,
+    /// `memory.search`: hybrid recall.
+    MemorySearch,
+    /// `memory.list`: entries, paged by id (edge extension).
+    MemoryList,
+    /// `memory.forget`: delete an entry or a session's entries (edge extension).
+    MemoryForget,
+    /// `memory.import`: ingest entries (edge extension).
+    MemoryImport,
     /// `edge.acceleration.status`: CPU, memory and accelerator devices of this box.
     EdgeAccelerationStatus,
     /// `edge.enclave.status`: TPM / SEV / SGX / IMA availability.
@@ -113,11 +123,16 @@ pub enum Method {
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 46] = [
+const NAMES: [(Method, &str, &str); 51] = [
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
     (Method::ChannelsStatus, "channels.status", READ),
     (Method::ChannelsLogout, "channels.logout", ADMIN),
+    (Method::DoctorMemoryStatus, "doctor.memory.status", READ),
+    (Method::MemorySearch, "memory.search", READ),
+    (Method::MemoryList, "memory.list", READ),
+    (Method::MemoryForget, "memory.forget", WRITE),
+    (Method::MemoryImport, "memory.import", WRITE),
     (
         Method::EdgeAccelerationStatus,
         "edge.acceleration.status",
@@ -275,6 +290,11 @@ pub async fn call(
         Method::Status => system::status(ctx, params).await,
         Method::ChannelsStatus => crate::rpc::channels::status(ctx, params).await,
         Method::ChannelsLogout => crate::rpc::channels::logout(ctx, params).await,
+        Method::DoctorMemoryStatus => crate::rpc::memory::status(ctx, params).await,
+        Method::MemorySearch => crate::rpc::memory::search(ctx, params).await,
+        Method::MemoryList => crate::rpc::memory::list(ctx, params).await,
+        Method::MemoryForget => crate::rpc::memory::forget(ctx, params).await,
+        Method::MemoryImport => crate::rpc::memory::import(ctx, params).await,
         Method::EdgeAccelerationStatus => crate::rpc::edge::acceleration_status(ctx, params).await,
         Method::EdgeEnclaveStatus => crate::rpc::edge::enclave_status(ctx, params).await,
         Method::ChannelsPairingList => crate::rpc::channels::pairing_list(ctx, params).await,

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod chat;
 pub mod edge;
 pub mod error;
+pub mod memory;
 pub mod sessions;
 pub mod system;
 pub mod usage;

@@ -119,6 +119,8 @@ const SETTINGS: &[(&str, Rule, bool)] = &[
     ("pinned", Rule::Bool, false),
     ("unread", Rule::Bool, false),
     ("ttlMinutes", Rule::Int(1, 120), false),
+    // Edge extension: `false` keeps this session out of memory (no ingestion, no recall).
+    ("memory", Rule::Bool, true),
 ];
 
 /// Upstream fields accepted by its schema that this runtime does not store: refused clearly

@@ -12,6 +12,7 @@
 //! No method rewrites a whole table or file; every statement touches the rows it names.
 
 pub mod inspect;
+pub mod memory;
 pub mod messages;
 pub mod pairing;
 pub mod schema;

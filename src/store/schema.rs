@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -154,6 +154,10 @@ CREATE TABLE telegram_sends (
 ) WITHOUT ROWID;
 CREATE INDEX telegram_sends_by_age ON telegram_sends (created_at);
 ";
+
+/// Version 5: memory (entries, vectors, the FTS5 index, concept graph, per-agent counters); the
+/// statements and their reasons are in `store::memory::SCHEMA`.
+const V5: &str = super::memory::SCHEMA;
 
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.
 pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {

@@ -1,0 +1,162 @@
+//! Memory in a turn: recalled memories before the model call, the exchange remembered after.
+//!
+//! `recall_block` runs the same hybrid recall as `memory search` (a store write job: recall
+//! stamps `last_recalled_at`) with the user's text and renders the hits as one system message,
+//! each with its source and date, cut to `limits.memory_inject_tokens` (bytes / 4); hits that do
+//! not fit are left out whole. `remember` ingests the user text and the final answer as two
+//! entries. Both do nothing when `[memory] enabled = false` or the session was patched with
+//! `memory: false`. Failures are logged and never fail the turn.
+
+use serde_json::Value;
+
+use crate::gateway::Ctx;
+use crate::memory::{MemLimits, NewEntry, RecallOpts, Source};
+use crate::scheduler::Turn;
+
+/// Whether memory applies to a session with these stored settings.
+pub fn enabled(ctx: &Ctx, settings: Option<&serde_json::Map<String, Value>>) -> bool {
+    ctx.config.memory.enabled && settings.and_then(|s| s.get("memory")) != Some(&Value::Bool(false))
+}
+
+/// The table bounds from the limits.
+pub fn limits(ctx: &Ctx) -> MemLimits {
+    let l = &ctx.config.limits;
+    MemLimits {
+        max_entries: l.memory_max_entries,
+        max_bytes: l.memory_max_bytes as u64,
+        max_nodes: l.memory_max_nodes,
+        max_edges: l.memory_max_edges,
+        max_entry_bytes: l.memory_max_entry_bytes,
+    }
+}
+
+/// Recall options from `[memory]`.
+pub fn opts(ctx: &Ctx) -> RecallOpts {
+    RecallOpts {
+        top_k: ctx.config.memory.recall_top_k,
+        min_score: ctx.config.memory.recall_min_score,
+        ..RecallOpts::default()
+    }
+}
+
+/// Renders hits as the recalled-memory block within `budget_bytes`; `None` when none fit.
+pub fn render(hits: &[crate::memory::Hit], budget_bytes: usize) -> Option<String> {
+    let head = "Memories recalled from earlier conversations (may be outdated; use them only if \
+                relevant):";
+    let mut out = String::from(head);
+    let mut n = 0;
+    for h in hits {
+        let date = crate::clock::rfc3339(h.created_at);
+        let line = format!(
+            "\n- [{} {}] {}",
+            date.get(..10).unwrap_or(&date),
+            h.source,
+            h.text.replace('\n', " ")
+        );
+        if out.len() + line.len() > budget_bytes {
+            continue;
+        }
+        out.push_str(&line);
+        n += 1;
+    }
+    (n > 0).then_some(out)
+}
+
+/// The system message with memories relevant to `query`, if any.
+pub async fn recall_block(ctx: &Ctx, agent_id: &str, query: &str) -> Option<String> {
+    if query.trim().is_empty() {
+        return None;
+    }
+    let (agent, q, o, now) = (
+        agent_id.to_string(),
+        query.to_string(),
+        opts(ctx),
+        crate::clock::now_ms(),
+    );
+    match ctx
+        .store
+        .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
+        .await
+    {
+        Ok(hits) => render(&hits, ctx.config.limits.memory_inject_tokens * 4),
+        Err(e) => {
+            log::warn!("memory: recall failed, prompt goes without memories: {e}");
+            None
+        }
+    }
+}
+
+/// Remembers a finished exchange: the user's text and the answer.
+pub async fn remember(ctx: &Ctx, turn: &Turn, answer: &str) {
+    let l = limits(ctx);
+    let now = crate::clock::now_ms();
+    let entries: Vec<NewEntry> = [
+        (Source::User, turn.text.as_str()),
+        (Source::Assistant, answer),
+    ]
+    .into_iter()
+    .filter(|(_, t)| !t.trim().is_empty())
+    .map(|(source, text)| NewEntry {
+        agent_id: turn.agent_id.clone(),
+        session_key: Some(turn.session_key.clone()),
+        source,
+        text: text.to_string(),
+        created_at: None,
+    })
+    .collect();
+    let res = ctx
+        .store
+        .write(move |db| {
+            for e in &entries {
+                crate::store::memory::ingest(db, e, &l, now)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = res {
+        log::warn!("memory: cannot remember run {}: {e}", turn.run_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(text: &str, at: u64) -> crate::memory::Hit {
+        crate::memory::Hit {
+            id: 1,
+            session_key: None,
+            source: "user".into(),
+            created_at: at,
+            text: text.into(),
+            score: 0.5,
+            lexical_rank: None,
+            vector_rank: None,
+            graph_rank: None,
+        }
+    }
+
+    #[test]
+    fn the_block_names_source_and_date_and_keeps_to_its_budget() {
+        let hits = [
+            hit("my sister Ana lives in Porto", 1_795_000_000_000),
+            hit(&"x".repeat(500), 0),
+            hit("the wifi password is on the fridge", 0),
+        ];
+        let b = render(&hits, 300).unwrap();
+        assert!(b.len() <= 300, "{}", b.len());
+        assert!(
+            b.contains("- [2026-11-18 user] my sister Ana lives in Porto"),
+            "{b}"
+        );
+        assert!(
+            !b.contains("xxxx"),
+            "a hit that does not fit is left out whole"
+        );
+        assert!(
+            b.contains("wifi password"),
+            "later hits that fit still go in"
+        );
+        assert_eq!(render(&hits[1..2], 100), None);
+    }
+}

@@ -1,0 +1,185 @@
+// Memory end to end with the real binary: what one session said is recalled into another
+// session's prompt (within its budget), an opted-out session is neither remembered nor given
+// memories, memory survives a restart, the store stays at its bound, and the CLI imports,
+// searches, exports and forgets through the gateway.
+mod common;
+
+use std::process::Command;
+
+use common::openai::FakeOpenAi;
+use common::{ALL_SCOPES, Client, Gateway};
+use serde_json::{Value, json};
+
+fn config(ai: &FakeOpenAi, limits: &str) -> String {
+    format!(
+        "[agent]\nmodel = \"fake/m\"\n[models.providers.fake]\nbaseUrl = \"{}\"\n\
+         [limits]\nmemory_inject_tokens = 60\n{limits}\n",
+        ai.base_url()
+    )
+}
+
+/// Sends `text` to `key` and waits for the run to end.
+fn turn(c: &mut Client, key: &str, text: &str) {
+    let run = format!("run-{}", common::random_token());
+    let r = c
+        .call(
+            "chat.send",
+            Some(json!({"sessionKey": key, "message": text, "idempotencyKey": run})),
+        )
+        .unwrap();
+    assert_eq!(r["status"], "started", "{r}");
+    let w = c
+        .call(
+            "agent.wait",
+            Some(json!({"runId": run, "timeoutMs": 10000})),
+        )
+        .unwrap();
+    assert_eq!(w["status"], "ok", "{w}");
+}
+
+/// The system messages of the last model request.
+fn system_of_last(ai: &FakeOpenAi) -> Vec<String> {
+    let req = ai.requests().last().unwrap().body.clone();
+    req["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "system")
+        .map(|m| m["content"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn cli(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
+        .args(args)
+        .args(["--url", &gw.url(), "--token", &gw.token])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_fact_from_one_session_is_recalled_into_another_and_opt_out_is_respected() {
+    let ai = FakeOpenAi::start();
+    let gw = Gateway::start(&config(&ai, ""));
+    let mut c = gw.client(&ALL_SCOPES);
+    turn(
+        &mut c,
+        "agent:main:a",
+        "My sister Ana moved to Porto last spring.",
+    );
+    let s = c.call("doctor.memory.status", None).unwrap();
+    assert_eq!(s["entries"], 2, "the user text and the answer: {s}");
+    // Another session: the fact is in the prompt, inside the token budget (60 tokens = 240 B).
+    turn(&mut c, "agent:main:b", "Which city does Ana live in now?");
+    let sys = system_of_last(&ai);
+    assert_eq!(sys.len(), 2, "system prompt + memories: {sys:?}");
+    assert!(sys[1].contains("Ana moved to Porto"), "{sys:?}");
+    assert!(sys[1].len() <= 240, "{}", sys[1].len());
+    // An opted-out session: not remembered, and given no memories.
+    c.call(
+        "sessions.patch",
+        Some(json!({"key": "agent:main:private", "memory": false})),
+    )
+    .unwrap();
+    turn(
+        &mut c,
+        "agent:main:private",
+        "My locker code is 4711, and Ana lives in Porto.",
+    );
+    assert_eq!(
+        system_of_last(&ai).len(),
+        1,
+        "no memories for an opted-out session"
+    );
+    let s = c.call("doctor.memory.status", None).unwrap();
+    assert_eq!(s["entries"], 4, "nothing from the private session: {s}");
+    let r = c
+        .call("memory.search", Some(json!({"query": "locker code"})))
+        .unwrap();
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| !h["text"].as_str().unwrap().contains("4711")),
+        "{r}"
+    );
+    // Memory survives a restart.
+    drop(c);
+    let gw = gw.restart();
+    let mut c = gw.client(&ALL_SCOPES);
+    let r = c
+        .call(
+            "memory.search",
+            Some(json!({"query": "where is my sister living"})),
+        )
+        .unwrap();
+    assert!(
+        r["results"][0]["text"].as_str().unwrap().contains("Porto"),
+        "{r}"
+    );
+    let bad = c
+        .call("memory.search", Some(json!({"query": " "})))
+        .unwrap_err();
+    assert_eq!(bad["code"], "INVALID_REQUEST");
+}
+
+#[test]
+fn the_cli_imports_searches_exports_and_forgets_and_the_store_stays_at_its_bound() {
+    let ai = FakeOpenAi::start();
+    let gw = Gateway::start(&config(&ai, "memory_max_entries = 50"));
+    let dir = gw.dir.clone();
+    let file = dir.join("facts.jsonl");
+    let mut lines: Vec<String> = (0..120)
+        .map(|i| json!({"text": format!("note {i}: the plant number {i} needs water on day {}", i % 7), "session": "import"}).to_string())
+        .collect();
+    lines.push(
+        json!({"text": "The boiler service is booked for March 3rd", "time": 1_700_000_000_000u64})
+            .to_string(),
+    );
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (rc, out, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("imported 121"), "{out}");
+    let (rc, out, _) = cli(&gw, &["memory", "status", "--json"]);
+    assert_eq!(rc, 0);
+    let s: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(s["entries"].as_u64().unwrap() <= 50, "bounded: {s}");
+    assert!(s["evictedTotal"].as_u64().unwrap() >= 71, "{s}");
+    assert!(s["lastEvictionAt"].is_u64(), "{s}");
+    // The newest import is still there and found by a paraphrase with a typo.
+    let (rc, out, err) = cli(
+        &gw,
+        &["memory", "search", "when is the boiler servise", "--json"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let hits: Value = serde_json::from_str(out.trim()).unwrap();
+    let first = &hits[0];
+    assert!(first["text"].as_str().unwrap().contains("boiler"), "{hits}");
+    assert_eq!(first["createdAt"], 1_700_000_000_000u64);
+    // Export: one JSON line per stored entry.
+    let export = dir.join("out.jsonl");
+    let (rc, _, err) = cli(
+        &gw,
+        &["memory", "export", "--out", export.to_str().unwrap()],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let n = std::fs::read_to_string(&export).unwrap().lines().count() as u64;
+    assert_eq!(n, s["entries"].as_u64().unwrap());
+    // Forget it; it is gone from search.
+    let id = first["id"].to_string();
+    let (rc, out, _) = cli(&gw, &["memory", "forget", &id]);
+    assert_eq!((rc, out.trim()), (0, "forgotten: 1"));
+    let (_, out, _) = cli(&gw, &["memory", "search", "boiler service", "--json"]);
+    assert!(!out.contains("boiler"), "{out}");
+    // A malformed import line is refused with its line number; nothing partial is claimed.
+    std::fs::write(&file, "{\"text\": \"ok\"}\nnot json\n").unwrap();
+    let (rc, _, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("line 2"), "{err}");
+}
