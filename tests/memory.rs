@@ -183,3 +183,71 @@ fn the_cli_imports_searches_exports_and_forgets_and_the_store_stays_at_its_bound
     assert_eq!(rc, 1);
     assert!(err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn the_model_stores_and_searches_memory_through_its_tools() {
+    use common::openai::Behavior;
+    let ai = FakeOpenAi::start();
+    let gw = Gateway::start(&config(&ai, ""));
+    let mut c = gw.client(&ALL_SCOPES);
+    ai.push(Behavior::ToolCall {
+        name: "memory_store".into(),
+        arguments: json!({"text": "The spare house key is under the blue flowerpot"}).to_string(),
+    });
+    turn(&mut c, "agent:main:t1", "remember where the spare key is");
+    let offered: Vec<String> = ai.requests()[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        offered.contains(&"memory_search".to_string()),
+        "{offered:?}"
+    );
+    let list = c.call("memory.list", Some(json!({"limit": 50}))).unwrap();
+    let tool_entry = list["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source"] == "tool")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tool_entry["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("blue flowerpot"),
+        "{list}"
+    );
+    // Another session asks the model, which searches.
+    ai.push(Behavior::ToolCall {
+        name: "memory_search".into(),
+        arguments: json!({"query": "where is the spare key"}).to_string(),
+    });
+    turn(&mut c, "agent:main:t2", "where did I put the key?");
+    let last = ai.requests().last().unwrap().body.clone();
+    let tool_msg = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .cloned()
+        .unwrap();
+    assert!(
+        tool_msg["content"]
+            .as_str()
+            .unwrap()
+            .contains("blue flowerpot"),
+        "{tool_msg}"
+    );
+    // An opted-out session is not offered the memory tools.
+    c.call(
+        "sessions.patch",
+        Some(json!({"key": "agent:main:off", "memory": false})),
+    )
+    .unwrap();
+    turn(&mut c, "agent:main:off", "hello");
+    let tools = ai.requests().last().unwrap().body["tools"].to_string();
+    assert!(!tools.contains("memory_search"), "{tools}");
+}

@@ -198,3 +198,41 @@ fn a_failing_provider_in_one_chat_does_not_stop_the_others_and_chats_are_spaced(
         );
     }
 }
+
+#[test]
+fn a_full_outbox_keeps_each_chats_replies_in_order() {
+    let (ai, tg) = (FakeOpenAi::start(), FakeTelegram::start(TOKEN));
+    // Two chunks of outbox, a slow-ish Telegram: answers queue up behind a full outbox.
+    tg.fault(Fault::Delay {
+        method: "sendMessage",
+        ms: 150,
+        times: 40,
+    });
+    let gw = start(
+        &ai,
+        &tg,
+        "telegram_outbox = 2\ntelegram_inflight = 4\ntelegram_chat_interval_ms = 0",
+    );
+    assert!(tg.wait_polling(Duration::from_secs(10)));
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        for chat in [A, B] {
+            let t = format!("m{i}");
+            tg.text_message(chat, chat, &t);
+            sent.push((chat, t));
+        }
+    }
+    let ok = eventually(Duration::from_secs(60), || {
+        tg.replies_to(A).len() == 6 && tg.replies_to(B).len() == 6
+    });
+    assert!(ok, "{}", gw.stderr());
+    for chat in [A, B] {
+        let want: Vec<String> = (0..6).map(|i| format!("echo: m{i}")).collect();
+        assert_eq!(tg.replies_to(chat), want, "chat {chat} in order");
+    }
+    let warns = gw.stderr().matches("outbox full").count();
+    assert!(
+        warns <= 12,
+        "one line per waiting answer, not one per second: {warns}"
+    );
+}

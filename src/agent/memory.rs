@@ -118,6 +118,107 @@ pub async fn remember(ctx: &Ctx, turn: &Turn, answer: &str) {
     }
 }
 
+/// The OpenAI `tools` entries of the memory tools.
+pub fn tool_specs() -> Vec<Value> {
+    let f = |name: &str, description: &str, parameters: Value| {
+        serde_json::json!({"type": "function",
+            "function": {"name": name, "description": description, "parameters": parameters}})
+    };
+    vec![
+        f(
+            "memory_search",
+            "Search long-term memory (earlier conversations and stored notes) for facts relevant \
+             to a query. Returns the best matches with their date and source.",
+            serde_json::json!({"type": "object",
+                "properties": {"query": {"type": "string"},
+                               "limit": {"type": "integer", "minimum": 1, "maximum": 20}},
+                "required": ["query"], "additionalProperties": false}),
+        ),
+        f(
+            "memory_store",
+            "Store a short fact in long-term memory so it can be recalled in later conversations.",
+            serde_json::json!({"type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"], "additionalProperties": false}),
+        ),
+    ]
+}
+
+/// Whether `name` is a memory tool (run here, not by `tools::run`, as it needs the store).
+pub fn is_tool(name: &str) -> bool {
+    matches!(name, "memory_search" | "memory_store")
+}
+
+/// Runs a memory tool the defender allowed: `(text, is_error)`.
+pub async fn run_tool(ctx: &Ctx, turn: &Turn, name: &str, args: &Value) -> (String, bool) {
+    let text_arg = |k: &str| {
+        args.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let now = crate::clock::now_ms();
+    match name {
+        "memory_search" => {
+            let q = text_arg("query");
+            if q.trim().is_empty() {
+                return ("memory_search needs a non-empty `query`".into(), true);
+            }
+            let mut o = opts(ctx);
+            if let Some(n) = args.get("limit").and_then(Value::as_u64) {
+                o.top_k = (n as usize).clamp(1, 20);
+            }
+            let agent = turn.agent_id.clone();
+            match ctx
+                .store
+                .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
+                .await
+            {
+                Ok(hits) if hits.is_empty() => ("no memories match".into(), false),
+                Ok(hits) => (
+                    render(&hits, ctx.config.limits.tool_max_output_bytes).unwrap_or_default(),
+                    false,
+                ),
+                Err(e) => (format!("memory search failed: {e}"), true),
+            }
+        }
+        _ => {
+            let text = text_arg("text");
+            if text.trim().is_empty() {
+                return ("memory_store needs a non-empty `text`".into(), true);
+            }
+            let e = NewEntry {
+                agent_id: turn.agent_id.clone(),
+                session_key: Some(turn.session_key.clone()),
+                source: Source::Tool,
+                text,
+                created_at: None,
+            };
+            let l = limits(ctx);
+            match ctx
+                .store
+                .write(move |db| crate::store::memory::ingest(db, &e, &l, now))
+                .await
+            {
+                Ok(o) if o.duplicate => (format!("already remembered (entry {})", o.id), false),
+                Ok(o) => (
+                    format!(
+                        "stored as entry {}{}",
+                        o.id,
+                        if o.truncated {
+                            " (cut to the entry size limit)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    false,
+                ),
+                Err(e) => (format!("memory store failed: {e}"), true),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,10 @@ pub(super) async fn run(ctx: &Rc<Ctx>, turn: &Turn, ev: &Events<'_>) -> Outcome 
             return out;
         }
     };
-    let tools = crate::agent::tools::specs(&ctx.config.tools);
+    let mut tools = crate::agent::tools::specs(&ctx.config.tools);
+    if out.memory && ctx.config.tools.enabled {
+        tools.extend(super::memory::tool_specs());
+    }
     let mut counts: HashMap<String, usize> = HashMap::new();
     for iteration in 0..l.max_tool_iterations {
         let res = complete(ctx, &candidates, &convo, &tools, ev, &mut out).await;
@@ -232,6 +235,10 @@ async fn run_tool(
         }
     };
     let (text, is_error, truncated) = match allowed {
+        Ok(()) if super::memory::is_tool(name) => {
+            let (t, e) = super::memory::run_tool(ctx, turn, name, &args).await;
+            (t, e, false)
+        }
         Ok(()) => {
             let o = crate::agent::tools::run(&state.tool_env, name, &args).await;
             (o.text, o.is_error, o.truncated)
@@ -347,6 +354,7 @@ async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value
     if candidates.is_empty() {
         return Err("no model configured: set [agent] model = \"provider/model\"".into());
     }
+    let history = up_to_own_message(history, turn);
     let mut convo = vec![json!({"role": "system", "content": ctx.config.agent.system_prompt})];
     let remember = super::memory::enabled(ctx, row.as_ref().map(|r| &r.settings));
     if remember
@@ -356,6 +364,21 @@ async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value
     }
     convo.extend(to_openai(&history));
     Ok((candidates, convo, remember))
+}
+
+/// The transcript up to this turn's own user message: messages of turns queued behind it
+/// (stored when they were sent) belong to later runs and are left out of this prompt.
+fn up_to_own_message(mut history: Vec<messages::Message>, turn: &Turn) -> Vec<messages::Message> {
+    let own = |m: &messages::Message| {
+        m.role == "user"
+            && m.run_id
+                .as_deref()
+                .is_some_and(|r| r == turn.run_id || turn.merged.iter().any(|x| x == r))
+    };
+    if let Some(last) = history.iter().rposition(own) {
+        history.truncate(last + 1);
+    }
+    history
 }
 
 /// Stored transcript messages as OpenAI messages; tool messages without their call (cut off by

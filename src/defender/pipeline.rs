@@ -510,7 +510,12 @@ impl Pipeline {
                     r.extend(secrets::scan_secrets(c, &known, &self.limits));
                 }
             }
-            "read" | "list" | "time" => {}
+            "memory_store" => {
+                if let Some(c) = arg("text") {
+                    r.extend(secrets::scan_secrets(c, &known, &self.limits));
+                }
+            }
+            "read" | "list" | "time" | "memory_search" => {}
             other => r.push(reason(
                 "policy",
                 "tool.unknown",

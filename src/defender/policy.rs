@@ -21,6 +21,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ("group:runtime", &["exec"]),
     ("group:web", &["http_get"]),
     ("group:info", &["time"]),
+    ("group:memory", &["memory_search", "memory_store"]),
 ];
 
 /// Tool profiles (upstream's names): what each allows before `allow`/`deny`.
@@ -61,8 +62,14 @@ impl Profile {
     fn allows(self, tool: &str) -> bool {
         let pats: &[&str] = match self {
             Profile::Minimal => &["group:info"],
-            Profile::Coding => &["group:fs", "group:runtime", "group:web", "group:info"],
-            Profile::Messaging => &["group:web", "group:info"],
+            Profile::Coding => &[
+                "group:fs",
+                "group:runtime",
+                "group:web",
+                "group:info",
+                "group:memory",
+            ],
+            Profile::Messaging => &["group:web", "group:info", "group:memory"],
             Profile::Full => &["*"],
         };
         pats.iter().any(|p| matches(p, tool))

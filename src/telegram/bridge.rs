@@ -70,6 +70,35 @@ pub struct Telegram {
     paired: RefCell<HashSet<i64>>,
     /// Set by `channels.logout`: no more polls or sends until a restart.
     stopped: Cell<bool>,
+    /// Answers waiting to enter the outbox, in the order they finished.
+    outbox_line: Line,
+}
+
+/// A first-come queue of tickets (at most `telegram_inflight` long: one per update in hand).
+#[derive(Default)]
+pub struct Line {
+    next: Cell<u64>,
+    waiting: RefCell<std::collections::VecDeque<u64>>,
+}
+
+impl Line {
+    /// Takes the next ticket.
+    pub fn join(&self) -> u64 {
+        let t = self.next.get();
+        self.next.set(t + 1);
+        self.waiting.borrow_mut().push_back(t);
+        t
+    }
+
+    /// Whether `t` is at the front.
+    pub fn is_first(&self, t: u64) -> bool {
+        self.waiting.borrow().front() == Some(&t)
+    }
+
+    /// Gives the ticket up (done or abandoned).
+    pub fn leave(&self, t: u64) {
+        self.waiting.borrow_mut().retain(|x| *x != t);
+    }
 }
 
 impl Telegram {
@@ -186,6 +215,7 @@ pub fn start(ctx: &Rc<Ctx>) {
         )),
         paired: RefCell::new(HashSet::new()),
         stopped: Cell::new(false),
+        outbox_line: Line::default(),
     });
     ACTIVE.with(|a| *a.borrow_mut() = Some(Rc::clone(&tg)));
     let c = Rc::clone(ctx);
@@ -420,7 +450,18 @@ async fn store_answer(
         reply_to: Some(msg.message_id),
         edit_first: draft_id,
     };
+    // Answers enter the outbox in the order they were finished (a ticket queue), so while the
+    // outbox is full a later answer of a chat cannot overtake an earlier one.
+    let ticket = tg.outbox_line.join();
+    let mut warned = false;
     loop {
+        if !tg.outbox_line.is_first(ticket) {
+            if !pause(ctx, Duration::from_millis(20)).await {
+                tg.outbox_line.leave(ticket);
+                return;
+            }
+            continue;
+        }
         let now = crate::clock::now_ms();
         let r = reply.clone();
         let res = ctx
@@ -430,14 +471,21 @@ async fn store_answer(
         match res {
             Ok(()) => break,
             Err(e) if send::is_full(&e) => {
-                log::warn!("telegram: outbox full ({cap} chunks); update {update_id} waits")
+                if !warned {
+                    log::warn!(
+                        "telegram: outbox full ({cap} chunks); update {update_id} and later answers wait"
+                    );
+                    warned = true;
+                }
             }
             Err(e) => log::warn!("telegram: cannot store the answer to update {update_id}: {e}"),
         }
-        if !pause(ctx, Duration::from_secs(1)).await {
+        if !pause(ctx, Duration::from_millis(250)).await {
+            tg.outbox_line.leave(ticket);
             return;
         }
     }
+    tg.outbox_line.leave(ticket);
     tg.answered.set(tg.answered.get() + 1);
     tg.wake_sender();
 }
@@ -577,18 +625,39 @@ async fn mark(ctx: &Ctx, update_id: i64, state: &'static str) {
     }
 }
 
-/// `sendChatAction typing`, best effort, within the send budget.
+/// `sendChatAction typing`, best effort: only when a send slot is free right now (typing never
+/// waits for, or takes turns from, replies), and skipped when the blocking pool is busy.
 fn typing(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, chat_id: i64) {
+    if !tg.budget.try_take(ctx) {
+        log::debug!("telegram: typing to chat {chat_id} skipped: send budget in use");
+        return;
+    }
     let (c, t) = (Rc::clone(ctx), Rc::clone(tg));
     ctx.ex
         .spawn(async move {
-            if !t.budget.take(&c).await {
-                return;
-            }
             let ep = t.ep.clone();
-            if let Ok(Err(e)) = c.pool.run(move || poll::send_typing(&ep, chat_id)).await {
-                log::debug!("telegram: sendChatAction: {e}");
+            match c.pool.run(move || poll::send_typing(&ep, chat_id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::debug!("telegram: sendChatAction: {e}"),
+                Err(e) => log::debug!("telegram: sendChatAction skipped: {e}"),
             }
         })
         .detach();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_line_serves_tickets_first_come_and_skips_abandoned_ones() {
+        let l = Line::default();
+        let (a, b, c) = (l.join(), l.join(), l.join());
+        assert!(l.is_first(a) && !l.is_first(b));
+        l.leave(b);
+        l.leave(a);
+        assert!(l.is_first(c));
+        l.leave(c);
+        assert!(l.waiting.borrow().is_empty());
+    }
 }

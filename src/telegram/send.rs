@@ -69,6 +69,26 @@ impl Budget {
         }
     }
 
+    /// Takes a slot only if one is free now (no pause, window not used up); for sends that may
+    /// be skipped, like chat actions. Keeps a quarter of the window for replies.
+    pub fn try_take(&self, ctx: &Ctx) -> bool {
+        let now = crate::clock::now_ms();
+        if self.paused_until.get() > now {
+            return false;
+        }
+        let cap = ctx.config.limits.telegram_send_per_sec;
+        let (start, n) = self.window.get();
+        if now.saturating_sub(start) >= 1000 {
+            self.window.set((now, 1));
+            return true;
+        }
+        if n < cap - cap / 4 {
+            self.window.set((start, n + 1));
+            return true;
+        }
+        false
+    }
+
     /// Pauses every send until `until` (ms).
     pub fn pause_all(&self, until: u64) {
         self.paused_until.set(self.paused_until.get().max(until));
