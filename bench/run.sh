@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh — build the static gateway binary (unless given), then run the gateway benchmark
 # (bench/gateway.rs), the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages),
-# the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider)
-# and the defender benchmark (bench/defender.rs: the pure decision pipeline in-process; needs no
-# server binary).
+# the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider),
+# the defender benchmark (bench/defender.rs: the pure decision pipeline in-process; needs no
+# server binary) and the Telegram benchmark (bench/telegram.rs: the bridge idle in long poll and
+# a burst of 1,000 updates from 100 chats, against a fake Bot API and a fake provider).
 #
 # usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F]
 #                     [--sessions-json-out F] [--chat-json-out F] [--defender-json-out F]
-#                     [--sessions-only] [--chat-only] [--defender-only]
-#                     [--no-sessions] [--no-chat] [--no-defender] [--keep]
+#                     [--telegram-json-out F]
+#                     [--sessions-only] [--chat-only] [--defender-only] [--telegram-only]
+#                     [--no-sessions] [--no-chat] [--no-defender] [--no-telegram] [--keep]
 #   --bin PATH    measure this binary instead of building one
 #   --build-ram   also measure the peak RAM of a clean `cargo build --release` (fat LTO) and a
 #                 clean `cargo build --profile lowmem` with /usr/bin/time -v (slow: minutes each)
@@ -16,19 +18,25 @@
 #                 sessions bench: 2,000 sessions × 20 messages instead of 10,000 × 20;
 #                 chat bench: 5 chats × 500 tokens instead of 20 × 2,000;
 #                 defender bench: 500 / 50 timed decisions instead of 2,000 / 200, 20,000
-#                 decisions for RSS / throughput instead of 100,000
+#                 decisions for RSS / throughput instead of 100,000;
+#                 telegram bench: idle window 3 s instead of 5 s, burst 20 chats × 10 updates
+#                 instead of 100 × 10
 #   --config F    pass a config file to the server (e.g. one with profile = "core"); gateway and
-#                 sessions benches only (the chat bench writes its own config per scenario)
+#                 sessions benches only (the chat and telegram benches write their own config
+#                 per scenario)
 #   --json-out F  also write the gateway bench's BENCH_JSON line to F
 #   --sessions-json-out F  also write the sessions bench's BENCH_SESSIONS_JSON line to F
 #   --chat-json-out F      also write the chat bench's BENCH_CHAT_JSON line to F
 #   --defender-json-out F  also write the defender bench's BENCH_DEFENDER_JSON line to F
+#   --telegram-json-out F  also write the telegram bench's BENCH_TELEGRAM_JSON line to F
 #   --sessions-only        only the sessions bench (--*-only flags add up: those benches only)
 #   --chat-only            only the chat bench
 #   --defender-only        only the defender bench (no server binary is built)
+#   --telegram-only        only the telegram bench
 #   --no-sessions          skip the sessions bench
 #   --no-chat              skip the chat bench
 #   --no-defender          skip the defender bench
+#   --no-telegram          skip the telegram bench
 #   --keep        keep the servers' temp dirs (logs, state, seeded databases) for inspection
 #
 # Binary, when --bin is not given, first that works of:
@@ -58,20 +66,23 @@ PASS=()
 SESS=()
 CHAT=()
 DEF=()
+TG=()
 RUN_GATEWAY=1
 RUN_SESSIONS=1
 RUN_CHAT=1
 RUN_DEFENDER=1
+RUN_TELEGRAM=1
 ONLY_SESSIONS=0
 ONLY_CHAT=0
 ONLY_DEFENDER=0
+ONLY_TELEGRAM=0
 QUICK=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --bin) [ "$#" -ge 2 ] || die "--bin needs a path"; BIN=$(abspath "$2"); shift 2 ;;
     --build-ram) BUILD_RAM=1; shift ;;
     --quick|--keep)
-      PASS+=("$1"); SESS+=("$1"); CHAT+=("$1")
+      PASS+=("$1"); SESS+=("$1"); CHAT+=("$1"); TG+=("$1")
       if [ "$1" = --quick ]; then QUICK=1; DEF+=("$1"); fi
       shift ;;
     --config)
@@ -89,30 +100,36 @@ while [ "$#" -gt 0 ]; do
     --defender-json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       DEF+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --telegram-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      TG+=(--json-out "$(abspath "$2")"); shift 2 ;;
     --sessions-only) ONLY_SESSIONS=1; shift ;;
     --chat-only) ONLY_CHAT=1; shift ;;
     --defender-only) ONLY_DEFENDER=1; shift ;;
+    --telegram-only) ONLY_TELEGRAM=1; shift ;;
     --no-sessions) RUN_SESSIONS=0; shift ;;
     --no-chat) RUN_CHAT=0; shift ;;
     --no-defender) RUN_DEFENDER=0; shift ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    --no-telegram) RUN_TELEGRAM=0; shift ;;
+    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 cd "$ROOT"
 # --*-only: exactly the benches named (then --no-* can still drop one of them).
-if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ] || [ "$ONLY_DEFENDER" = 1 ]; then
+if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ] || [ "$ONLY_DEFENDER" = 1 ] || [ "$ONLY_TELEGRAM" = 1 ]; then
   RUN_GATEWAY=0
   [ "$ONLY_SESSIONS" = 1 ] || RUN_SESSIONS=0
   [ "$ONLY_CHAT" = 1 ] || RUN_CHAT=0
   [ "$ONLY_DEFENDER" = 1 ] || RUN_DEFENDER=0
+  [ "$ONLY_TELEGRAM" = 1 ] || RUN_TELEGRAM=0
 fi
 [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_DEFENDER" = 1 ] \
-  || die "the --*-only / --no-* flags given leave nothing to run"
-[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only / --defender-only"
+  || [ "$RUN_TELEGRAM" = 1 ] || die "the --*-only / --no-* flags given leave nothing to run"
+[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only / --defender-only / --telegram-only"
 # Only the defender bench: it runs the pipeline in-process, no server binary is needed.
 NEED_BIN=0
-{ [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ]; } && NEED_BIN=1
+{ [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_TELEGRAM" = 1 ]; } && NEED_BIN=1
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -248,4 +265,15 @@ if [ "$RUN_DEFENDER" = 1 ]; then
   log "running: cargo bench --bench defender -- ${DEF[*]:-} (bench profile = release settings; the first build takes minutes)"
   env -u CARGO_PROFILE_BENCH_LTO -u CARGO_PROFILE_BENCH_OPT_LEVEL -u CARGO_PROFILE_BENCH_CODEGEN_UNITS \
     cargo bench --bench defender -- "${DEF[@]}"
+fi
+
+# ------------------------------------------------------------------ 7. the telegram bench
+if [ "$RUN_TELEGRAM" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "telegram bench, --quick: idle window 3 s, burst 20 chats × 10 updates (not 100 × 10), fake Bot API and provider in the bench process"
+  else
+    log "telegram bench: idle window 5 s, burst 100 chats × 10 updates, fake Bot API and provider in the bench process"
+  fi
+  log "running: cargo bench --bench telegram -- --bin $BIN ${TG[*]:-}"
+  cargo bench --bench telegram -- --bin "$BIN" --bin-note "$NOTE" "${TG[@]}"
 fi
