@@ -62,22 +62,26 @@ pub fn render(hits: &[crate::memory::Hit], budget_bytes: usize) -> Option<String
     (n > 0).then_some(out)
 }
 
+/// Hybrid recall for `agent` (a store write job: it stamps `last_recalled_at`); the one entry
+/// point for prompt injection, the `memory_search` tool and `memory.search`.
+pub async fn recall(
+    ctx: &Ctx,
+    agent: &str,
+    query: &str,
+    o: RecallOpts,
+) -> Result<Vec<crate::memory::Hit>, crate::store::StoreError> {
+    let (agent, q, now) = (agent.to_string(), query.to_string(), crate::clock::now_ms());
+    ctx.store
+        .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
+        .await
+}
+
 /// The system message with memories relevant to `query`, if any.
 pub async fn recall_block(ctx: &Ctx, agent_id: &str, query: &str) -> Option<String> {
     if query.trim().is_empty() {
         return None;
     }
-    let (agent, q, o, now) = (
-        agent_id.to_string(),
-        query.to_string(),
-        opts(ctx),
-        crate::clock::now_ms(),
-    );
-    match ctx
-        .store
-        .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
-        .await
-    {
+    match recall(ctx, agent_id, query, opts(ctx)).await {
         Ok(hits) => render(&hits, ctx.config.limits.memory_inject_tokens * 4),
         Err(e) => {
             log::warn!("memory: recall failed, prompt goes without memories: {e}");
@@ -168,12 +172,7 @@ pub async fn run_tool(ctx: &Ctx, turn: &Turn, name: &str, args: &Value) -> (Stri
             if let Some(n) = args.get("limit").and_then(Value::as_u64) {
                 o.top_k = (n as usize).clamp(1, 20);
             }
-            let agent = turn.agent_id.clone();
-            match ctx
-                .store
-                .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
-                .await
-            {
+            match recall(ctx, &turn.agent_id, &q, o).await {
                 Ok(hits) if hits.is_empty() => ("no memories match".into(), false),
                 Ok(hits) => (
                     render(&hits, ctx.config.limits.tool_max_output_bytes).unwrap_or_default(),

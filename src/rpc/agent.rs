@@ -316,11 +316,7 @@ pub async fn send(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     if text.trim().is_empty() {
         return Err(RpcError::InvalidRequest("send: message is empty".into()));
     }
-    let chunks: Vec<String> =
-        crate::telegram::format::split(&text, crate::telegram::format::MAX_MESSAGE_UNITS)
-            .iter()
-            .map(|c| crate::telegram::format::to_html(c))
-            .collect();
+    let chunks = crate::telegram::format::html_chunks(&text);
     let reply = crate::store::telegram::Reply {
         chat_id,
         chunks,

@@ -91,12 +91,7 @@ pub async fn search(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
     if let Some(n) = p.limit {
         o.top_k = n.clamp(1, 50);
     }
-    let now = crate::clock::now_ms();
-    let q = p.query.clone();
-    let hits = ctx
-        .store
-        .write(move |db| crate::store::memory::recall(db, &a, &q, &o, now))
-        .await?;
+    let hits = crate::agent::memory::recall(ctx, &a, &p.query, o).await?;
     let results: Vec<Value> = hits
         .iter()
         .map(|h| {

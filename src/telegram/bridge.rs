@@ -435,12 +435,10 @@ async fn store_answer(
     text: &str,
     draft_id: Option<i64>,
 ) {
-    let chunks = format::split(text, format::MAX_MESSAGE_UNITS);
-    let chunks: Vec<String> = if chunks.is_empty() {
-        vec!["(no answer)".to_string()]
-    } else {
-        chunks.iter().map(|c| format::to_html(c)).collect()
-    };
+    let mut chunks = format::html_chunks(text);
+    if chunks.is_empty() {
+        chunks.push("(no answer)".to_string());
+    }
     let cap = ctx.config.limits.telegram_outbox;
     let reply = Reply {
         update_id: Some(update_id),

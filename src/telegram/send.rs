@@ -54,15 +54,10 @@ impl Budget {
                 }
                 continue;
             }
-            let (start, n) = self.window.get();
-            if now.saturating_sub(start) >= 1000 {
-                self.window.set((now, 1));
+            if self.grant(now, ctx.config.limits.telegram_send_per_sec) {
                 return true;
             }
-            if n < ctx.config.limits.telegram_send_per_sec {
-                self.window.set((start, n + 1));
-                return true;
-            }
+            let start = self.window.get().0;
             if !pause(ctx, Duration::from_millis(start + 1000 - now)).await {
                 return false;
             }
@@ -77,12 +72,17 @@ impl Budget {
             return false;
         }
         let cap = ctx.config.limits.telegram_send_per_sec;
+        self.grant(now, cap - cap / 4)
+    }
+
+    /// Counts a send in the current one-second window if fewer than `cap` were made in it.
+    fn grant(&self, now: u64, cap: u32) -> bool {
         let (start, n) = self.window.get();
         if now.saturating_sub(start) >= 1000 {
             self.window.set((now, 1));
             return true;
         }
-        if n < cap - cap / 4 {
+        if n < cap {
             self.window.set((start, n + 1));
             return true;
         }

@@ -624,6 +624,15 @@ fn render(
     out
 }
 
+/// A model's Markdown answer as the HTML messages to send: split at `MAX_MESSAGE_UNITS`, each
+/// part rendered by `to_html` (empty for empty text).
+pub fn html_chunks(markdown: &str) -> Vec<String> {
+    split(markdown, MAX_MESSAGE_UNITS)
+        .iter()
+        .map(|c| to_html(c))
+        .collect()
+}
+
 /// Telegram HTML (`parse_mode=HTML`) for a Markdown chunk: `<b> <i> <s> <code> <a href>` and
 /// `<pre><code class="language-x">`; `&`, `<` and `>` are escaped everywhere else (and `"` in `href`). Links
 /// other than http(s) and unbalanced markers stay literal. A code block left open runs to the end.
