@@ -84,7 +84,11 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
     for (_, why) in &config.models.dropped {
         log::warn!("model candidate dropped: {why}");
     }
-    let providers = if config.agent.runtime == crate::config::Runtime::Provider {
+    // Provider workers serve the agent's model calls and, with `[memory] embeddings`, the
+    // memory embeddings (which work with any agent runtime).
+    let providers = if config.agent.runtime == crate::config::Runtime::Provider
+        || (config.memory.enabled && config.memory.embeddings.is_some())
+    {
         match crate::providers::Providers::start(&config.models, &config.limits) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -118,6 +122,8 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
     ex.spawn(crate::defender::watch::integrity_loop(Rc::clone(&ctx)))
         .detach();
     ex.spawn(presence_loop(Rc::clone(&ctx))).detach();
+    ex.spawn(crate::agent::embed::embed_loop(Rc::clone(&ctx)))
+        .detach();
     ex.spawn(watch_signals(shutdown.clone())).detach();
 
     shutdown.wait().await;
@@ -181,7 +187,6 @@ fn start_scheduler(ctx: &Rc<Ctx>, ex: &Rc<LocalExecutor<'static>>) {
     let _ = ctx.sched.set(sched);
 }
 
-/// Sends `tick {ts}` to every client every `limits.tick_interval_ms` (the only periodic timer).
 /// Provider keys set at run time (`/set api key`) win over the config's, from start-up.
 fn apply_saved_keys(ctx: &Ctx) {
     let Some(providers) = &ctx.agent.providers else {
@@ -202,6 +207,7 @@ fn apply_saved_keys(ctx: &Ctx) {
     }
 }
 
+/// Sends `tick {ts}` to every client every `limits.tick_interval_ms`.
 async fn tick_loop(ctx: Rc<Ctx>) {
     let every = Duration::from_millis(ctx.config.limits.tick_interval_ms);
     loop {

@@ -63,26 +63,95 @@ pub fn render(hits: &[crate::memory::Hit], budget_bytes: usize) -> Option<String
 }
 
 /// Hybrid recall for `agent` (a store write job: it stamps `last_recalled_at`); the one entry
-/// point for prompt injection, the `memory_search` tool and `memory.search`.
+/// point for prompt injection, the `memory_search` tool and `memory.search`. With `[memory]
+/// embeddings` the query is embedded first (hashed vectors alone if that fails in time).
 pub async fn recall(
     ctx: &Ctx,
     agent: &str,
     query: &str,
     o: RecallOpts,
 ) -> Result<Vec<crate::memory::Hit>, crate::store::StoreError> {
+    let qv = super::embed::query_vec(ctx, query).await;
     let (agent, q, now) = (agent.to_string(), query.to_string(), crate::clock::now_ms());
     ctx.store
-        .write(move |db| crate::store::memory::recall(db, &agent, &q, &o, now))
+        .write(move |db| {
+            let qv = qv.as_ref().map(|(m, v)| (m.as_str(), &v[..]));
+            crate::store::memory::recall_with(db, &agent, &q, qv, &o, now)
+        })
         .await
 }
 
-/// The system message with memories relevant to `query`, if any.
-pub async fn recall_block(ctx: &Ctx, agent_id: &str, query: &str) -> Option<String> {
+/// Runs a memory-changing store job for the default agent, then refreshes the counters
+/// `health` and `status` show (read in the same job) and wakes the embedder.
+pub async fn write<T: Send + 'static>(
+    ctx: &Ctx,
+    job: impl FnOnce(&crate::store::Db) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, crate::store::StoreError> {
+    let agent = ctx.config.agent.default_id.clone();
+    let (out, stats) = ctx
+        .store
+        .write(move |db| {
+            let out = job(db)?;
+            Ok((out, crate::store::memory::stats(db, &agent)?))
+        })
+        .await?;
+    ctx.agent.memory_stats.set(Some(stats));
+    ctx.agent.embedder.wake();
+    Ok(out)
+}
+
+/// The default agent's counters: the copy kept by `write`, read from the store once if there
+/// is none yet (the counters row is one primary-key lookup, never a table scan).
+pub async fn stats(ctx: &Ctx) -> Result<crate::memory::Stats, crate::store::StoreError> {
+    if let Some(s) = ctx.agent.memory_stats.get() {
+        return Ok(s);
+    }
+    let agent = ctx.config.agent.default_id.clone();
+    let s = ctx
+        .store
+        .read(move |db| crate::store::memory::stats(db, &agent))
+        .await?;
+    ctx.agent.memory_stats.set(Some(s));
+    Ok(s)
+}
+
+/// Counters JSON for `health` and `status` (`null` fields when the store cannot answer).
+pub async fn telemetry(ctx: &Ctx) -> Value {
+    match stats(ctx).await {
+        Ok(s) => serde_json::json!({
+            "enabled": ctx.config.memory.enabled, "entries": s.entries, "bytes": s.bytes,
+            "nodes": s.nodes, "edges": s.edges, "lastEvictionAt": s.last_eviction_at,
+            "evictedTotal": s.evicted_total,
+            "vectors": super::embed::model_key(ctx),
+        }),
+        Err(e) => serde_json::json!({"enabled": ctx.config.memory.enabled, "error": e.to_string()}),
+    }
+}
+
+/// Hits asked for beyond `recallTopK` so that leaving out those already in the prompt window
+/// still leaves `recallTopK` to choose from.
+pub const WINDOW_EXTRA: usize = 4;
+
+/// The system message with memories relevant to `query`, if any; memories whose text is one of
+/// `window` (the transcript already in the prompt) are left out.
+pub async fn recall_block(
+    ctx: &Ctx,
+    agent_id: &str,
+    query: &str,
+    window: &[String],
+) -> Option<String> {
     if query.trim().is_empty() {
         return None;
     }
-    match recall(ctx, agent_id, query, opts(ctx)).await {
-        Ok(hits) => render(&hits, ctx.config.limits.memory_inject_tokens * 4),
+    let mut o = opts(ctx);
+    let top_k = o.top_k;
+    o.top_k += WINDOW_EXTRA;
+    match recall(ctx, agent_id, query, o).await {
+        Ok(mut hits) => {
+            hits.retain(|h| !window.iter().any(|w| w.trim() == h.text.trim()));
+            hits.truncate(top_k);
+            render(&hits, ctx.config.limits.memory_inject_tokens * 4)
+        }
         Err(e) => {
             log::warn!("memory: recall failed, prompt goes without memories: {e}");
             None
@@ -108,15 +177,13 @@ pub async fn remember(ctx: &Ctx, turn: &Turn, answer: &str) {
         created_at: None,
     })
     .collect();
-    let res = ctx
-        .store
-        .write(move |db| {
-            for e in &entries {
-                crate::store::memory::ingest(db, e, &l, now)?;
-            }
-            Ok(())
-        })
-        .await;
+    let res = write(ctx, move |db| {
+        for e in &entries {
+            crate::store::memory::ingest(db, e, &l, now)?;
+        }
+        Ok(())
+    })
+    .await;
     if let Err(e) = res {
         log::warn!("memory: cannot remember run {}: {e}", turn.run_id);
     }
@@ -194,11 +261,7 @@ pub async fn run_tool(ctx: &Ctx, turn: &Turn, name: &str, args: &Value) -> (Stri
                 created_at: None,
             };
             let l = limits(ctx);
-            match ctx
-                .store
-                .write(move |db| crate::store::memory::ingest(db, &e, &l, now))
-                .await
-            {
+            match write(ctx, move |db| crate::store::memory::ingest(db, &e, &l, now)).await {
                 Ok(o) if o.duplicate => (format!("already remembered (entry {})", o.id), false),
                 Ok(o) => (
                     format!(

@@ -17,6 +17,7 @@
 //! Holds a `Weak<Ctx>`: the scheduler lives in the `Ctx`, so a strong reference would be a cycle.
 
 pub mod approval;
+pub mod embed;
 pub mod memory;
 pub mod runs;
 pub mod tools;
@@ -56,6 +57,11 @@ pub struct State {
     pub redactor: RefCell<Redactor>,
     /// What the built-in tools need.
     pub tool_env: tools::ToolEnv,
+    /// Memory embeddings: background (re-)embedding state.
+    pub embedder: embed::Embedder,
+    /// The default agent's memory counters as of the last memory write (for `health` and
+    /// `status` without a store round trip); `None` until first read.
+    pub memory_stats: std::cell::Cell<Option<crate::memory::Stats>>,
 }
 
 impl State {
@@ -77,6 +83,8 @@ impl State {
                 limits: l.clone(),
                 pool,
             },
+            embedder: embed::Embedder::default(),
+            memory_stats: std::cell::Cell::new(None),
         }
     }
 }

@@ -358,12 +358,23 @@ async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value
     let mut convo = vec![json!({"role": "system", "content": ctx.config.agent.system_prompt})];
     let remember = super::memory::enabled(ctx, row.as_ref().map(|r| &r.settings));
     if remember
-        && let Some(block) = super::memory::recall_block(ctx, &turn.agent_id, &turn.text).await
+        && let Some(block) =
+            super::memory::recall_block(ctx, &turn.agent_id, &turn.text, &window_texts(&history))
+                .await
     {
         convo.push(json!({"role": "system", "content": block}));
     }
     convo.extend(to_openai(&history));
     Ok((candidates, convo, remember))
+}
+
+/// The texts of the prompt's transcript, so recall leaves out memories it already holds.
+fn window_texts(history: &[messages::Message]) -> Vec<String> {
+    history
+        .iter()
+        .filter(|m| matches!(m.role.as_str(), "user" | "assistant"))
+        .map(|m| crate::providers::openai::content_text(m.body.get("content")))
+        .collect()
 }
 
 /// The transcript up to this turn's own user message: messages of turns queued behind it
@@ -597,6 +608,11 @@ async fn call_once(
                         ev.delta(&state.redactor.borrow().redact(&c.text));
                     }
                     return Ok(c);
+                }
+                Event::Embeddings(_) => {
+                    return Err(ProviderError::Malformed(
+                        "an embeddings answer to a chat call".into(),
+                    ));
                 }
             }
         }

@@ -204,6 +204,10 @@ pub const DEFAULT_MEMORY_MAX_ENTRY_BYTES: usize = 2048;
 /// Token budget (bytes / 4) of the recalled-memory block put before each model call; memories
 /// that do not fit are left out.
 pub const DEFAULT_MEMORY_INJECT_TOKENS: usize = 400;
+/// Entry texts per `/embeddings` request when entries are (re-)embedded in the background with
+/// `[memory] embeddings`; also the entries re-hashed per store job after switching back to
+/// hashed vectors. Bounds the request and response size of one embedding call.
+pub const DEFAULT_MEMORY_EMBED_BATCH: usize = 8;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -391,6 +395,8 @@ pub struct Limits {
     pub memory_max_entry_bytes: usize,
     /// Token budget of the recalled-memory block.
     pub memory_inject_tokens: usize,
+    /// Entries per background (re-)embedding batch.
+    pub memory_embed_batch: usize,
 }
 
 impl Default for Limits {
@@ -487,6 +493,7 @@ impl Default for Limits {
             memory_max_edges: DEFAULT_MEMORY_MAX_EDGES,
             memory_max_entry_bytes: DEFAULT_MEMORY_MAX_ENTRY_BYTES,
             memory_inject_tokens: DEFAULT_MEMORY_INJECT_TOKENS,
+            memory_embed_batch: DEFAULT_MEMORY_EMBED_BATCH,
         }
     }
 }
@@ -505,6 +512,7 @@ impl Limits {
             }
         };
         at_least("max_connections", self.max_connections as u64, 1)?;
+        at_least("memory_embed_batch", self.memory_embed_batch as u64, 1)?;
         at_least(
             "max_preauth_frame_bytes",
             self.max_preauth_frame_bytes as u64,

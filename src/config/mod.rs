@@ -409,7 +409,7 @@ impl Config {
 
         let agent = agent::build_agent(&file.agent)?;
         agent::check_pricing(&file.pricing)?;
-        let models = providers::build_models(
+        let mut models = providers::build_models(
             &file.models,
             &file.runtime,
             &providers::AgentModels {
@@ -424,7 +424,7 @@ impl Config {
         let runtime_mode = bridge::parse_mode(file.gateway.runtime_mode.as_deref())?;
         let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
         let telegram = telegram::build_telegram(&file.channels, env, &expand)?;
-        let memory = memory::build_memory(&file.memory)?;
+        let memory = memory::build_memory(&file.memory, &mut models, env)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
         let mut pricing = file.pricing;

@@ -52,6 +52,9 @@ pub enum Kind {
     Handle,
     /// One word of a multi-word name.
     NamePart,
+    /// The session an entry came from (key `session:<session key>`; never a query key, so it
+    /// records provenance in the graph without steering recall).
+    Session,
 }
 
 impl Kind {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Url => 4,
             Kind::Handle => 5,
             Kind::NamePart => 6,
+            Kind::Session => 7,
         }
     }
 
@@ -75,6 +79,7 @@ impl Kind {
             4 => Kind::Url,
             5 => Kind::Handle,
             6 => Kind::NamePart,
+            7 => Kind::Session,
             _ => Kind::Phrase,
         }
     }
@@ -86,6 +91,7 @@ impl Kind {
             Kind::Name | Kind::Hashtag | Kind::Url | Kind::Handle => 1.0,
             Kind::Phrase => 0.6,
             Kind::NamePart => 0.5,
+            Kind::Session => 0.0,
         }
     }
 
@@ -97,6 +103,7 @@ impl Kind {
             Kind::Name => 3,
             Kind::Phrase => 4,
             Kind::NamePart => 5,
+            Kind::Session => 6,
         }
     }
 }

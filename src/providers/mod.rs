@@ -1,4 +1,5 @@
-//! Model providers: OpenAI-compatible chat completions over ureq, on provider worker threads.
+//! Model providers: OpenAI-compatible chat completions (and `/embeddings`, for memory) over
+//! ureq, on provider worker threads.
 //!
 //! `Providers` owns one ureq `Agent` per configured provider and `limits.provider_workers`
 //! named threads fed by a bounded queue (`limits.provider_queue`, full → `ProviderError::Busy`).
@@ -79,13 +80,25 @@ pub struct Completion {
     pub status: u16,
 }
 
-/// What a call yields, in order: deltas, then one `Done` (or an error instead).
+/// What a chat call yields, in order: deltas, then one `Done` (or an error instead); an
+/// embeddings call yields one `Embeddings`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// New assistant text (may merge several chunks).
     Delta(String),
     /// The whole answer.
     Done(Completion),
+    /// One vector per input, in input order (`Providers::embed`).
+    Embeddings(Vec<Vec<f32>>),
+}
+
+/// An `/embeddings` request: `input` texts for `model`.
+#[derive(Debug, Clone)]
+pub struct EmbedRequest {
+    /// Model id as the provider knows it.
+    pub model: String,
+    /// The texts, one vector each.
+    pub input: Vec<String>,
 }
 
 /// Why a model call failed.

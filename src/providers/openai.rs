@@ -301,6 +301,68 @@ pub fn parse_json(body: &[u8]) -> Result<Completion, ProviderError> {
     Ok(c)
 }
 
+/// The body of an OpenAI `/embeddings` request (floats, the API's default encoding).
+pub fn embeddings_body(model: &str, input: &[String]) -> Value {
+    json!({"model": model, "input": input})
+}
+
+#[derive(serde::Deserialize)]
+struct EmbeddingItem {
+    index: Option<usize>,
+    embedding: Vec<f32>,
+}
+
+/// Parses an `/embeddings` answer (`{data:[{index, embedding:[f32]}]}`) into one vector per
+/// input, in input order; every vector must have the same 1..=`max_dims` dimensions.
+pub fn parse_embeddings(
+    body: &[u8],
+    inputs: usize,
+    max_dims: usize,
+) -> Result<Vec<Vec<f32>>, ProviderError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ProviderError::Malformed(format!("answer is not JSON: {e}")))?;
+    if let Some(err) = v.get("error") {
+        return Err(ProviderError::Upstream(error_message(err)));
+    }
+    let data = v
+        .get("data")
+        .cloned()
+        .ok_or_else(|| ProviderError::Malformed("embeddings answer has no data".into()))?;
+    let items: Vec<EmbeddingItem> = serde_json::from_value(data)
+        .map_err(|e| ProviderError::Malformed(format!("embeddings answer: {e}")))?;
+    if items.len() != inputs {
+        return Err(ProviderError::Malformed(format!(
+            "{} embeddings for {inputs} inputs",
+            items.len()
+        )));
+    }
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; inputs];
+    for (i, item) in items.into_iter().enumerate() {
+        let at = item.index.unwrap_or(i);
+        let dims = item.embedding.len();
+        if dims == 0 || dims > max_dims || item.embedding.iter().any(|x| !x.is_finite()) {
+            return Err(ProviderError::Malformed(format!(
+                "embedding {at} has {dims} dimensions or a non-finite value (expected 1..={max_dims})"
+            )));
+        }
+        match out.get_mut(at) {
+            Some(slot @ None) => *slot = Some(item.embedding),
+            _ => {
+                return Err(ProviderError::Malformed(format!(
+                    "embedding index {at} is out of range or repeated"
+                )));
+            }
+        }
+    }
+    let out: Vec<Vec<f32>> = out.into_iter().flatten().collect();
+    if out.iter().any(|e| e.len() != out[0].len()) {
+        return Err(ProviderError::Malformed(
+            "embeddings of one answer differ in dimensions".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// `(message, code)` of an error body (`{"error":{"message","code"}}`, or a bare string).
 pub fn error_body(body: &[u8]) -> (String, Option<String>) {
     match serde_json::from_slice::<Value>(body) {

@@ -18,9 +18,9 @@ use ureq::unversioned::transport::{
 };
 
 use super::openai::{self, Sse, SseParser, StreamState};
-use super::{Call, Cancel, Completion, Event, ProviderError, Request, Stats};
+use super::{Call, Cancel, Completion, EmbedRequest, Event, ProviderError, Request, Stats};
 use crate::config::limits::Limits;
-use crate::config::providers::{ModelsConfig, ProviderConfig, host_of};
+use crate::config::providers::{ModelsConfig, ProviderConfig, embeddings_url, host_of};
 
 /// A socket registered by a request, shut down on cancel.
 pub(super) type SocketHandle = Weak<dyn ShutdownHandle>;
@@ -79,9 +79,15 @@ struct Handle {
     key: Mutex<Option<crate::config::Secret>>,
 }
 
+/// What a job asks of the provider.
+enum Work {
+    Chat(Request),
+    Embed(EmbedRequest),
+}
+
 struct Job {
     handle: Arc<Handle>,
-    req: Request,
+    work: Work,
     tx: smol::channel::Sender<Result<Event, ProviderError>>,
     cancel: Arc<Cancel>,
 }
@@ -153,8 +159,18 @@ impl Providers {
         }
     }
 
-    /// Queues a request to `provider`; `Busy` at once when the queue is full.
+    /// Queues a chat request to `provider`; `Busy` at once when the queue is full.
     pub fn call(&self, provider: &str, req: Request) -> Result<Call, ProviderError> {
+        self.queue(provider, Work::Chat(req))
+    }
+
+    /// Queues an `/embeddings` request to `provider` (same queue, workers and bounds as chat
+    /// calls); the call yields one `Event::Embeddings`.
+    pub fn embed(&self, provider: &str, req: EmbedRequest) -> Result<Call, ProviderError> {
+        self.queue(provider, Work::Embed(req))
+    }
+
+    fn queue(&self, provider: &str, work: Work) -> Result<Call, ProviderError> {
         let handle = self
             .handles
             .iter()
@@ -164,7 +180,7 @@ impl Providers {
         let cancel = Arc::new(Cancel::default());
         let job = Job {
             handle: Arc::clone(handle),
-            req,
+            work,
             tx,
             cancel: Arc::clone(&cancel),
         };
@@ -270,7 +286,10 @@ fn work(rx: &Mutex<Receiver<Job>>, stats: &Stats, caps: Caps) {
             continue;
         }
         CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(&job.cancel)));
-        let result = run(&job, stats, caps);
+        let result = match &job.work {
+            Work::Chat(req) => run(&job, req, stats, caps).map(Event::Done),
+            Work::Embed(req) => embed(&job, req, stats, caps).map(Event::Embeddings),
+        };
         CURRENT.with(|c| *c.borrow_mut() = None);
         let result = match result {
             Err(_) if job.cancel.is_cancelled() => Err(ProviderError::Cancelled),
@@ -279,28 +298,28 @@ fn work(rx: &Mutex<Receiver<Job>>, stats: &Stats, caps: Caps) {
         if result.is_err() {
             Stats::add(&stats.failures, 1);
         }
-        let _ = job.tx.send_blocking(result.map(Event::Done));
+        let _ = job.tx.send_blocking(result);
     }
 }
 
-/// Runs one request; deltas go to `job.tx` as they arrive.
-fn run(job: &Job, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError> {
+/// POSTs a JSON body to `url` with the provider's key and headers; a non-2xx answer becomes
+/// its error (`RateLimited` on 429), a 2xx one `(status, is event stream, body reader)`.
+fn post(
+    job: &Job,
+    url: &str,
+    body: &serde_json::Value,
+    accept: &str,
+    stats: &Stats,
+) -> Result<(u16, bool, ureq::BodyReader<'static>), ProviderError> {
     let p = &job.handle.cfg;
-    let body = serde_json::to_vec(&openai::body(p, &job.req))
+    let body = serde_json::to_vec(body)
         .map_err(|e| ProviderError::Malformed(format!("request body: {e}")))?;
     let mut rb = job
         .handle
         .agent
-        .post(&p.url)
+        .post(url)
         .header("Content-Type", "application/json")
-        .header(
-            "Accept",
-            if p.stream {
-                "text/event-stream, application/json"
-            } else {
-                "application/json"
-            },
-        );
+        .header("Accept", accept);
     let runtime_key = job.handle.key.lock().ok().and_then(|g| g.clone());
     if let Some(key) = runtime_key.as_ref().or(p.api_key.as_ref()) {
         rb = rb.header(
@@ -326,23 +345,36 @@ fn run(job: &Job, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError
         header("retry-after-ms").as_deref(),
     );
     let mut reader = resp.into_body().into_reader();
-    if !(200..300).contains(&status) {
-        let bytes = read_capped(&mut reader, 64 * 1024, stats).unwrap_or_default();
-        let (message, api_code) = openai::error_body(&bytes);
-        return Err(if status == 429 {
-            ProviderError::RateLimited {
-                retry_after_ms: retry,
-                message,
-            }
-        } else {
-            ProviderError::Status {
-                code: status,
-                message,
-                api_code,
-                retry_after_ms: retry,
-            }
-        });
+    if (200..300).contains(&status) {
+        return Ok((status, event_stream, reader));
     }
+    let bytes = read_capped(&mut reader, 64 * 1024, stats).unwrap_or_default();
+    let (message, api_code) = openai::error_body(&bytes);
+    Err(if status == 429 {
+        ProviderError::RateLimited {
+            retry_after_ms: retry,
+            message,
+        }
+    } else {
+        ProviderError::Status {
+            code: status,
+            message,
+            api_code,
+            retry_after_ms: retry,
+        }
+    })
+}
+
+/// Runs one chat request; deltas go to `job.tx` as they arrive.
+fn run(job: &Job, req: &Request, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError> {
+    let p = &job.handle.cfg;
+    let accept = if p.stream {
+        "text/event-stream, application/json"
+    } else {
+        "application/json"
+    };
+    let (status, event_stream, mut reader) =
+        post(job, &p.url, &openai::body(p, req), accept, stats)?;
     let mut c = if event_stream {
         read_stream(job, &mut reader, stats, caps)?
     } else {
@@ -351,6 +383,24 @@ fn run(job: &Job, stats: &Stats, caps: Caps) -> Result<Completion, ProviderError
     };
     c.status = status;
     Ok(c)
+}
+
+/// Runs one `/embeddings` request (the URL next to the provider's chat completions URL).
+fn embed(
+    job: &Job,
+    req: &EmbedRequest,
+    stats: &Stats,
+    caps: Caps,
+) -> Result<Vec<Vec<f32>>, ProviderError> {
+    let url = embeddings_url(&job.handle.cfg.url);
+    let body = openai::embeddings_body(&req.model, &req.input);
+    let (_, _, mut reader) = post(job, &url, &body, "application/json", stats)?;
+    let bytes = read_capped(&mut reader, caps.max_response_bytes, stats)?;
+    openai::parse_embeddings(
+        &bytes,
+        req.input.len(),
+        crate::store::memory::MAX_EMBEDDING_DIMS,
+    )
 }
 
 fn read_stream(

@@ -46,10 +46,15 @@ struct StatusParams {
 pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     let p: StatusParams = parse_params("doctor.memory.status", params)?;
     let a = agent(ctx, p.agent_id)?;
-    let a2 = a.clone();
-    let s = ctx
+    let (a2, model) = (a.clone(), crate::agent::embed::model_key(ctx));
+    let (s, pending) = ctx
         .store
-        .read(move |db| crate::store::memory::stats(db, &a2))
+        .read(move |db| {
+            Ok((
+                crate::store::memory::stats(db, &a2)?,
+                crate::store::memory::vectors_not_from(db, &model)?,
+            ))
+        })
         .await?;
     let l = &ctx.config.limits;
     Ok(json!({
@@ -58,8 +63,10 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
         "entries": s.entries, "bytes": s.bytes, "nodes": s.nodes, "edges": s.edges,
         "mentions": s.mentions, "lastEvictionAt": s.last_eviction_at,
         "evictedTotal": s.evicted_total,
-        "vectors": "hash-v1",
-        "embeddings": Value::Null,
+        "vectors": crate::agent::embed::model_key(ctx),
+        "embeddings": ctx.config.memory.embeddings.as_ref()
+            .map(|_| ctx.agent.embedder.to_json(ctx, Some(pending))),
+        "pendingVectors": pending,
         "recall": {"topK": ctx.config.memory.recall_top_k,
                    "minScore": ctx.config.memory.recall_min_score,
                    "injectTokens": l.memory_inject_tokens},
@@ -141,15 +148,16 @@ pub async fn forget(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
     let p: ForgetParams = parse_params("memory.forget", params)?;
     let a = agent(ctx, p.agent_id)?;
     let n = match (p.id, p.session_key) {
-        (Some(id), None) => ctx
-            .store
-            .write(move |db| crate::store::memory::forget(db, &a, id))
-            .await
-            .map(usize::from)?,
+        (Some(id), None) => {
+            crate::agent::memory::write(ctx, move |db| crate::store::memory::forget(db, &a, id))
+                .await
+                .map(usize::from)?
+        }
         (None, Some(k)) => {
-            ctx.store
-                .write(move |db| crate::store::memory::forget_session(db, &a, &k))
-                .await?
+            crate::agent::memory::write(ctx, move |db| {
+                crate::store::memory::forget_session(db, &a, &k)
+            })
+            .await?
         }
         _ => {
             return Err(RpcError::InvalidRequest(
@@ -205,15 +213,13 @@ pub async fn import(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
     let l = crate::agent::memory::limits(ctx);
     let now = crate::clock::now_ms();
     let (mut imported, mut dup, mut cut, mut evicted) = (0, 0, 0, 0);
-    let outs = ctx
-        .store
-        .write(move |db| {
-            entries
-                .iter()
-                .map(|e| crate::store::memory::ingest(db, e, &l, now))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+    let outs = crate::agent::memory::write(ctx, move |db| {
+        entries
+            .iter()
+            .map(|e| crate::store::memory::ingest(db, e, &l, now))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     for o in outs {
         if o.duplicate {
             dup += 1;

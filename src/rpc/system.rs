@@ -40,12 +40,14 @@ async fn session_summary(ctx: &Ctx) -> Value {
     }
 }
 
-/// The health summary (upstream shape; every key is one the protocol schema allows).
+/// The health summary (upstream shape) plus `agentMemory`, the memory counters (kept in step by
+/// every memory write, so this adds no store round trip once they were read).
 pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
     let start = std::time::Instant::now();
     let sessions = session_summary(ctx).await;
     let agent = ctx.config.agent.default_id.clone();
     let (order, labels, channels) = super::channels::summary(ctx).await;
+    let memory = crate::agent::memory::telemetry(ctx).await;
     json!({
         "ok": true,
         "ts": now_ms(),
@@ -69,6 +71,7 @@ pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
             "sessions": sessions.clone(),
         }],
         "sessions": sessions,
+        "agentMemory": memory,
     })
 }
 
@@ -139,6 +142,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "pendingApprovals": ctx.agent.approvals.list().len(),
             "runWaiters": ctx.agent.runs.waiting(),
         },
+        "agentMemory": crate::agent::memory::telemetry(ctx).await,
         "defender": ctx.agent.defender.status_json(),
         "bridge": crate::bridge::status_json(ctx),
         "subsystems": {
@@ -148,7 +152,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "providers": if ctx.agent.providers.is_some() { "running" } else { "not configured" },
             "defender": "running",
             "telegram": if ctx.config.telegram.enabled { "running" } else { "not configured" },
-            "memory": "not implemented",
+            "memory": if ctx.config.memory.enabled { "running" } else { "disabled" },
             "mesh": "not implemented",
         },
     }))

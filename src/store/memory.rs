@@ -47,6 +47,10 @@ use crate::memory::{Entry, IngestOutcome, MemLimits, NewEntry, Stats, text, vect
 /// ranking by rowid). Tokenizer: `porter` over `unicode61 remove_diacritics 2`, measured better
 /// than plain `unicode61` (see the `memory` module doc).
 ///
+/// Each entry with a session also mentions that session's node (`session:<key>`, kind
+/// `Session`): provenance in the graph, bounded and pruned like concept nodes, never matched by
+/// a query (its kind weight is 0).
+///
 /// Mention edges (`memory_mentions`) carry no weight of their own: at recall a mention counts
 /// the node's kind weight times its specificity (rarer concepts count more), both computed from
 /// the node's decayed weight, so they age with the node.
@@ -308,6 +312,9 @@ pub fn ingest(
         d.entries += 1;
         d.bytes += body.len() as i64;
         link_concepts(db, agent, id, body, now, &mut d)?;
+        if let Some(k) = &e.session_key {
+            link_session(db, agent, id, k, now, &mut d)?;
+        }
         let evicted = evict(db, agent, id, limits, &mut d)?;
         apply(db, agent, &d, now)?;
         let pruned_nodes = prune_nodes(db, agent, limits.max_nodes, now)?;
@@ -425,6 +432,26 @@ fn link_concepts(
             touch_edge(db, agent, *a, *b, now, d)?;
         }
     }
+    Ok(())
+}
+
+/// The entry's session node (`session:<key>`, kind `Session`) and its mention row.
+fn link_session(
+    db: &Db,
+    agent: &str,
+    entry: i64,
+    session_key: &str,
+    now: u64,
+    d: &mut Delta,
+) -> Result<(), StoreError> {
+    let key = format!("session:{}", cut_at(session_key, 200));
+    let node = touch_node(db, agent, &key, Kind::Session, now, d)?;
+    d.mentions += db
+        .conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO memory_mentions (entry_id, node_id) VALUES (?1, ?2)",
+        )?
+        .execute(params![entry, node])? as i64;
     Ok(())
 }
 
@@ -657,4 +684,17 @@ pub fn needs_embedding(
     )?;
     let rows = st.query_map(params![model, batch as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many stored vectors (any agent) are not from `model`: two range walks of the
+/// `vec_model` index, not a table scan.
+pub fn vectors_not_from(db: &Db, model: &str) -> Result<u64, StoreError> {
+    let n: i64 = db
+        .conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM memory_vectors WHERE vec_model < ?1) + \
+             (SELECT count(*) FROM memory_vectors WHERE vec_model > ?1)",
+        )?
+        .query_row([model], |r| r.get(0))?;
+    Ok(n as u64)
 }

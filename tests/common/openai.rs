@@ -5,7 +5,10 @@
 //! connection, speaks HTTP/1.1 with keep-alive, and answers `POST …/chat/completions` with the
 //! real API's JSON and server-sent-events shapes. What each request gets is scripted with
 //! [`Behavior`]s (a FIFO consumed one per completion request, then a default). Every request is
-//! recorded. Self-contained on purpose: it is included from other crates with
+//! recorded. `POST …/embeddings` answers the real API's shape with a deterministic fake model
+//! (`fake_embedding`: words hashed per model, a few synonyms folded together, so a test can tell
+//! a real-embedding match from a lexical one); `push_embed`/`set_embed_default` script its
+//! failures. Self-contained on purpose: it is included from other crates with
 //! `#[path = "../tests/common/openai.rs"] mod openai;`.
 
 #![allow(dead_code)]
@@ -111,6 +114,8 @@ impl Recorded {
 struct State {
     script: VecDeque<Behavior>,
     default: Behavior,
+    embed_script: VecDeque<Behavior>,
+    embed_default: Option<Behavior>,
     requests: Vec<Recorded>,
     sent: HashMap<usize, Vec<Instant>>,
 }
@@ -180,6 +185,8 @@ impl FakeOpenAi {
             state: Mutex::new(State {
                 script: VecDeque::new(),
                 default: Behavior::Echo,
+                embed_script: VecDeque::new(),
+                embed_default: None,
                 requests: Vec::new(),
                 sent: HashMap::new(),
             }),
@@ -231,6 +238,33 @@ impl FakeOpenAi {
     /// Behavior used when the script is empty (initially `Behavior::Echo`).
     pub fn set_default(&self, b: Behavior) {
         self.shared.lock().default = b;
+    }
+
+    /// Queue an outcome for the next `/embeddings` request: `Behavior::Status` answers that
+    /// error, anything else a normal answer.
+    pub fn push_embed(&self, b: Behavior) {
+        self.shared.lock().embed_script.push_back(b);
+    }
+
+    /// What `/embeddings` requests get when the embed script is empty (`None`: answers).
+    pub fn set_embed_default(&self, b: Option<Behavior>) {
+        self.shared.lock().embed_default = b;
+    }
+
+    /// The `/embeddings` requests received so far.
+    pub fn embed_requests(&self) -> Vec<Recorded> {
+        let st = self.shared.lock();
+        st.requests
+            .iter()
+            .filter(|r| {
+                r.path
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .ends_with("/embeddings")
+            })
+            .cloned()
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -327,6 +361,45 @@ fn reason(code: u16) -> &'static str {
 }
 
 /// OpenAI error body for a status code.
+/// Dimensions of the fake embedding model.
+pub const EMBED_DIMS: usize = 64;
+
+/// The fake embedding model: each word of 3+ letters (a few stop words left out, a few synonyms
+/// folded: automobile/vehicle → car, physician → doctor, feline/kitty → cat) adds ±1 at a
+/// dimension hashed from the model name and the word; unit length. Different models give
+/// unrelated vectors for the same text, as real ones do.
+pub fn fake_embedding(model: &str, text: &str) -> Vec<f32> {
+    const STOP: &[&str] = &[
+        "the", "and", "where", "what", "which", "who", "did", "you", "your", "for", "with", "this",
+        "that", "are", "was", "has", "have", "our",
+    ];
+    let mut v = vec![0f32; EMBED_DIMS];
+    let lower = text.to_lowercase();
+    for w in lower.split(|c: char| !c.is_alphanumeric()) {
+        if w.chars().count() < 3 || STOP.contains(&w) {
+            continue;
+        }
+        let w = match w {
+            "automobile" | "vehicle" => "car",
+            "physician" => "doctor",
+            "feline" | "kitty" => "cat",
+            other => other,
+        };
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in model.bytes().chain([0]).chain(w.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let sign = if h & (1 << 40) == 0 { 1.0 } else { -1.0 };
+        v[(h % EMBED_DIMS as u64) as usize] += sign;
+    }
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
 fn error_body(code: u16, message: &str) -> Value {
     let (kind, err_code) = match code {
         401 => ("invalid_request_error", Value::from("invalid_api_key")),
@@ -521,6 +594,9 @@ impl Conn {
             };
             return self.complete(idx, &body, b, close);
         }
+        if req.method == "POST" && route.ends_with("/embeddings") {
+            return self.embeddings(parsed, close);
+        }
         if req.method == "GET" && route.ends_with("/models") {
             let v = json!({"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}
@@ -529,6 +605,64 @@ impl Conn {
         }
         let msg = format!("Invalid URL ({} {})", req.method, req.path);
         self.send_json(404, &error_body(404, &msg), &[], close) && !close
+    }
+
+    /// `POST /embeddings` with OpenAI's validation messages and answer shape.
+    fn embeddings(&mut self, body: Option<Value>, close: bool) -> bool {
+        let b = {
+            let mut st = self.sh.lock();
+            let d = st.embed_default.clone();
+            st.embed_script.pop_front().or(d)
+        };
+        if let Some(Behavior::Status {
+            code,
+            retry_after_secs,
+            message,
+        }) = b
+        {
+            let extra: Vec<(&str, String)> = retry_after_secs
+                .map(|s| ("Retry-After", s.to_string()))
+                .into_iter()
+                .collect();
+            return self.send_json(code, &error_body(code, &message), &extra, close) && !close;
+        }
+        let bad = |m: &str| (400, error_body(400, m));
+        let answer = match body.filter(Value::is_object) {
+            None => bad("We could not parse the JSON body of your request."),
+            Some(body) => {
+                let model = body.get("model").and_then(Value::as_str).unwrap_or("");
+                let input: Option<Vec<String>> = match body.get("input") {
+                    Some(Value::String(t)) => Some(vec![t.clone()]),
+                    Some(Value::Array(a)) if !a.is_empty() && a.len() <= 2048 => {
+                        a.iter().map(|v| v.as_str().map(str::to_string)).collect()
+                    }
+                    _ => None,
+                };
+                match (model.is_empty(), input) {
+                    (true, _) => bad("you must provide a model parameter"),
+                    (_, None) => bad(
+                        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+                    ),
+                    (_, Some(input)) => {
+                        let tokens: usize = input.iter().map(|t| t.len() / 4 + 1).sum();
+                        let data: Vec<Value> = input
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| {
+                                json!({"object": "embedding", "index": i,
+                                       "embedding": fake_embedding(model, t)})
+                            })
+                            .collect();
+                        (
+                            200,
+                            json!({"object": "list", "data": data, "model": model,
+                                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+                        )
+                    }
+                }
+            }
+        };
+        self.send_json(answer.0, &answer.1, &[], close) && !close
     }
 
     fn complete(&mut self, idx: usize, body: &Value, b: Behavior, close: bool) -> bool {

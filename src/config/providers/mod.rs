@@ -178,6 +178,33 @@ pub struct ModelsConfig {
 }
 
 impl ModelsConfig {
+    /// Checks a `provider/model` reference at config `key` and makes sure its provider is in
+    /// the registry (a built-in one is added, with its key from the environment).
+    pub(super) fn resolve(
+        &mut self,
+        key: &str,
+        raw_ref: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ModelRef, ConfigError> {
+        let r = split_ref(raw_ref).map_err(|e| invalid(key, e))?;
+        if self.provider(&r.provider).is_none() {
+            if builtin(&r.provider).is_none() {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "unknown provider {:?}: add [models.providers.{}] or use a built-in ({})",
+                        r.provider,
+                        r.provider,
+                        BUILTINS.iter().map(|b| b.id).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            let p = build_provider(&r.provider, key, None, env)?;
+            self.providers.push(p);
+        }
+        Ok(r)
+    }
+
     /// A provider by canonical id.
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id == id)
@@ -385,6 +412,17 @@ pub fn completions_url(base: &str) -> Result<String, String> {
     }
 }
 
+/// The embeddings URL next to a chat completions URL (as `completions_url` makes it):
+/// `…/chat/completions?q` → `…/embeddings?q`.
+pub fn embeddings_url(completions: &str) -> String {
+    let (path, query) = match completions.find('?') {
+        Some(i) => (&completions[..i], &completions[i..]),
+        None => (completions, ""),
+    };
+    let base = path.strip_suffix("/chat/completions").unwrap_or(path);
+    format!("{base}/embeddings{query}")
+}
+
 /// The host of an `http(s)://` URL, lowercased (userinfo, port and IPv6 brackets removed).
 pub fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
@@ -482,22 +520,7 @@ pub(super) fn build_models(
         refs.push((format!("agent.fallbacks[{i}]"), f.as_str()));
     }
     for (key, raw_ref) in refs {
-        let r = split_ref(raw_ref).map_err(|e| invalid(&key, e))?;
-        if out.provider(&r.provider).is_none() {
-            if builtin(&r.provider).is_none() {
-                return Err(invalid(
-                    &key,
-                    format!(
-                        "unknown provider {:?}: add [models.providers.{}] or use a built-in ({})",
-                        r.provider,
-                        r.provider,
-                        BUILTINS.iter().map(|b| b.id).collect::<Vec<_>>().join(", ")
-                    ),
-                ));
-            }
-            let p = build_provider(&r.provider, &key, None, env)?;
-            out.providers.push(p);
-        }
+        let r = out.resolve(&key, raw_ref, env)?;
         let p = out
             .providers
             .iter_mut()

@@ -62,6 +62,14 @@ fn urls_keep_full_endpoints_and_queries() {
     );
     assert!(completions_url("ftp://h").is_err());
     assert!(completions_url("http://").is_err());
+    assert_eq!(
+        embeddings_url("http://h:1/v1/chat/completions"),
+        "http://h:1/v1/embeddings"
+    );
+    assert_eq!(
+        embeddings_url("https://h/v1/chat/completions?k=1"),
+        "https://h/v1/embeddings?k=1"
+    );
 }
 
 #[test]
