@@ -38,9 +38,6 @@ use openai::{Behavior, FakeOpenAi};
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -203,51 +200,6 @@ fn next_text(c: &mut Conn) -> R<(String, Instant)> {
     Err("no text frame within 64 frames".into())
 }
 
-/// Highest sample of VmRSS (with its split) and of Threads, from a thread reading
-/// `/proc/PID/status` every `SAMPLE_MS`.
-#[derive(Debug, Default, Clone, Copy)]
-struct Samples {
-    n: usize,
-    peak: Mem,
-    max_threads: u64,
-}
-
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    h: thread::JoinHandle<Samples>,
-}
-
-impl Sampler {
-    fn start(pid: u32) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let st = stop.clone();
-        let h = thread::spawn(move || {
-            let mut s = Samples::default();
-            let end = Instant::now() + DEADLINE + Duration::from_secs(60);
-            for _ in 0..1_000_000 {
-                if st.load(Ordering::Relaxed) || Instant::now() > end {
-                    break;
-                }
-                if let Ok(m) = status_mem(pid) {
-                    s.n += 1;
-                    if m.rss > s.peak.rss {
-                        s.peak = m;
-                    }
-                    s.max_threads = s.max_threads.max(m.threads);
-                }
-                thread::sleep(Duration::from_millis(SAMPLE_MS));
-            }
-            s
-        });
-        Sampler { stop, h }
-    }
-
-    fn finish(self) -> Samples {
-        self.stop.store(true, Ordering::Relaxed);
-        self.h.join().unwrap_or_default()
-    }
-}
-
 /// The text of a `final` message (`message.content[0].text`).
 fn final_text(p: &Value) -> String {
     p["message"]["content"]
@@ -320,7 +272,12 @@ fn concurrent(
     } else {
         (ALL_AT_ONCE_RUNS, ALL_AT_ONCE_RUNS)
     };
-    let sampler = Sampler::start(pid);
+    let sampler = Sampler::start(
+        pid,
+        Duration::from_millis(SAMPLE_MS),
+        DEADLINE + Duration::from_secs(60),
+        None,
+    );
     let cpu0 = cpu_ticks(pid)?;
     let suffix = make_token();
     let run_ids: Vec<String> = (0..chats).map(|i| format!("bench-{i}-{suffix}")).collect();
@@ -669,16 +626,6 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn split(m: &Mem) -> String {
-    format!(
-        "{} (anon {}, file {}; {} threads)",
-        mib(m.rss),
-        mib(m.rss_anon),
-        mib(m.file),
-        m.threads
-    )
-}
-
 impl Report {
     fn render(&self) -> (String, Value) {
         let (e, a, l) = (&self.edge, &self.all, &self.lat);
@@ -767,8 +714,8 @@ impl Report {
                 "Max VmRSS (sampled every {SAMPLE_MS} ms: {} / {} samples)",
                 e.samples.n, a.samples.n
             ),
-            split(&e.samples.peak),
-            split(&a.samples.peak),
+            mem_split(&e.samples.peak),
+            mem_split(&a.samples.peak),
         );
         rows.row(
             "VmHWM after the last final (highest RSS since exec)",
@@ -840,7 +787,7 @@ impl Report {
             ),
             "send → final; 10 ms tick resolution".into(),
         );
-        rows2.info("VmHWM after the final", mib(l.end.hwm), split(&l.end));
+        rows2.info("VmHWM after the final", mib(l.end.hwm), mem_split(&l.end));
         rows2.row(
             "SIGTERM → exit code",
             stop_cell(&l.stop),

@@ -1,5 +1,7 @@
-//! Shared pieces of the benchmarks (`gateway.rs`, `sessions.rs`, `chat.rs`): the server process
-//! under test, a small synchronous protocol client, `/proc` readings, host facts and table helpers.
+//! Shared pieces of the benchmarks (`gateway.rs`, `sessions.rs`, `chat.rs`, `defender.rs`,
+//! `telegram.rs`, `memory.rs`): the server process under test, a small synchronous protocol
+//! client, `/proc` readings and a background sampler, a deterministic PRNG, host facts and table
+//! helpers.
 //!
 //! Included by each bench with `#[path = "common.rs"] mod common;`. Each bench uses a subset, so
 //! unused items are allowed here rather than warned about in one of the builds.
@@ -11,7 +13,8 @@ use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -101,6 +104,28 @@ pub fn lat_stats(mut v: Vec<u64>, wall: Duration) -> Lat {
         p99: percentile(&v, 0.99),
         max: v.last().copied().unwrap_or(0),
         slow: v.iter().filter(|&&x| x >= 10_000_000).count(),
+    }
+}
+
+/// Small deterministic PRNG (xorshift64*), so every run generates the same data and picks.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    /// One element of the non-empty `from`.
+    pub fn pick<'a, T: ?Sized>(&mut self, from: &[&'a T]) -> &'a T {
+        from[self.below(from.len())]
     }
 }
 
@@ -451,6 +476,22 @@ impl Conn {
     }
 }
 
+/// `n` calls of `method` (no params) one after the other on `c`, each timed around `Conn::call`;
+/// fails when `deadline` passes first.
+pub fn timed_calls(c: &mut Conn, method: &str, n: usize, deadline: Instant) -> R<Lat> {
+    let mut lat = Vec::with_capacity(n);
+    let t0 = Instant::now();
+    for i in 0..n {
+        if Instant::now() > deadline {
+            return Err(format!("{method} calls: deadline passed after {i}"));
+        }
+        let t = Instant::now();
+        c.call(method)?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    Ok(lat_stats(lat, t0.elapsed()))
+}
+
 /// Whether a read failed only because the socket's read timeout passed (no frame came).
 pub fn is_timeout(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(e)
@@ -519,6 +560,66 @@ pub fn status_mem(pid: u32) -> R<Mem> {
         pss_anon: 0,
         threads: g("Threads"),
     })
+}
+
+/// What a `Sampler` saw: the sample with the highest VmRSS (with its split), the most threads
+/// and, when asked for, the threads' names at that moment.
+#[derive(Debug, Default, Clone)]
+pub struct Samples {
+    pub n: usize,
+    pub peak: Mem,
+    pub max_threads: u64,
+    pub peak_names: String,
+}
+
+/// A thread reading `/proc/PID/status` (`status_mem`) every `every` until `finish`.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    h: thread::JoinHandle<Samples>,
+}
+
+impl Sampler {
+    /// Samples `pid` every `every` until `finish`, for at most `limit` (and ≤ 1,000,000
+    /// samples); with `names`, records `names(pid)` whenever more threads are seen than before.
+    pub fn start(
+        pid: u32,
+        every: Duration,
+        limit: Duration,
+        names: Option<fn(u32) -> String>,
+    ) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let h = thread::spawn(move || {
+            let mut s = Samples::default();
+            let end = Instant::now() + limit;
+            for _ in 0..1_000_000 {
+                if st.load(Ordering::Relaxed) || Instant::now() > end {
+                    break;
+                }
+                if let Ok(m) = status_mem(pid) {
+                    s.n += 1;
+                    if m.rss > s.peak.rss {
+                        s.peak = m;
+                    }
+                    if m.threads > s.max_threads {
+                        s.max_threads = m.threads;
+                        if let Some(f) = names {
+                            s.peak_names = f(pid);
+                        }
+                    }
+                }
+                thread::sleep(every);
+            }
+            s
+        });
+        Sampler { stop, h }
+    }
+
+    /// Stops the thread and returns what it saw.
+    pub fn finish(self) -> Samples {
+        self.stop.store(true, Ordering::Relaxed);
+        self.h.join().unwrap_or_default()
+    }
 }
 
 /// utime + stime of the whole process `pid`, in clock ticks (see `clk_tck`).
@@ -610,6 +711,33 @@ pub fn utc_now() -> String {
 
 pub fn mib(kib: u64) -> String {
     format!("{:.2} MiB", kib as f64 / 1024.0)
+}
+
+/// VmRSS with its anon / file split and the thread count: `7.50 MiB (anon 3.15 MiB, file 4.35
+/// MiB; 3 threads)`.
+pub fn mem_split(m: &Mem) -> String {
+    format!(
+        "{} (anon {}, file {}; {} threads)",
+        mib(m.rss),
+        mib(m.rss_anon),
+        mib(m.file),
+        m.threads
+    )
+}
+
+/// Nanoseconds as milliseconds with two decimals.
+pub fn ms(ns: u64) -> String {
+    format!("{:.2} ms", ns as f64 / 1e6)
+}
+
+/// A latency table cell: `p50 / p99 (max)` in milliseconds.
+pub fn lat_cell(l: &Lat) -> String {
+    format!("{} / {} ({})", ms(l.p50), ms(l.p99), ms(l.max))
+}
+
+/// A byte count as MiB with the exact bytes: `21.0 MiB (22069248 B)`.
+pub fn bytes_cell(b: u64) -> String {
+    format!("{:.1} MiB ({b} B)", b as f64 / 1048576.0)
 }
 
 pub fn verdict(pass: bool) -> &'static str {

@@ -221,7 +221,12 @@ fn measure(
         let mut c = Conn::open(s.port, token, Duration::from_secs(5))?;
         pool.quiesce(); // let its presence fan-out finish before timing
         c.drain_quiet(Duration::from_millis(300), Duration::from_secs(5))?;
-        let seq = timed_calls(&mut c, SEQ_CALLS, Instant::now() + Duration::from_secs(300))?;
+        let seq = timed_calls(
+            &mut c,
+            "health",
+            SEQ_CALLS,
+            Instant::now() + Duration::from_secs(300),
+        )?;
         let mut ev_calls = c.ev;
         drop(c);
         pool.quiesce();
@@ -454,20 +459,6 @@ fn idle_reader(mut c: Conn, sh: Arc<PoolShared>) {
             }
         }
     }
-}
-
-fn timed_calls(c: &mut Conn, n: usize, deadline: Instant) -> R<Lat> {
-    let mut lat = Vec::with_capacity(n);
-    let t0 = Instant::now();
-    for i in 0..n {
-        if Instant::now() > deadline {
-            return Err(format!("health calls: deadline passed after {i}"));
-        }
-        let t = Instant::now();
-        c.call("health")?;
-        lat.push(t.elapsed().as_nanos() as u64);
-    }
-    Ok(lat_stats(lat, t0.elapsed()))
 }
 
 /// Opens the connections, waits for the server to go quiet (`settle`), then times the calls.

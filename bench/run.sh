@@ -3,14 +3,21 @@
 # (bench/gateway.rs), the sessions benchmark (bench/sessions.rs: 10,000 sessions × 20 messages),
 # the chat benchmark (bench/chat.rs: 20 streamed answers × 2,000 tokens from a fake provider),
 # the defender benchmark (bench/defender.rs: the pure decision pipeline in-process; needs no
-# server binary) and the Telegram benchmark (bench/telegram.rs: the bridge idle in long poll and
-# a burst of 1,000 updates from 100 chats, against a fake Bot API and a fake provider).
+# server binary), the Telegram benchmark (bench/telegram.rs: the bridge idle in long poll and
+# a burst of 1,000 updates from 100 chats, against a fake Bot API and a fake provider) and the
+# memory benchmark (bench/memory.rs: 20,000 entries through memory.import, then 1,000
+# memory.search calls, RSS, database size and health latency against the empty store) and the
+# mesh benchmark (bench/mesh.rs: 10 peer gateways joined to a hub as nodes; hub RSS, and
+# edge.mesh.status latency with 10 peers, one of them dead).
 #
 # usage: bench/run.sh [--bin PATH] [--build-ram] [--quick] [--config F] [--json-out F]
 #                     [--sessions-json-out F] [--chat-json-out F] [--defender-json-out F]
-#                     [--telegram-json-out F]
+#                     [--telegram-json-out F] [--memory-json-out F] [--mesh-json-out F]
 #                     [--sessions-only] [--chat-only] [--defender-only] [--telegram-only]
-#                     [--no-sessions] [--no-chat] [--no-defender] [--no-telegram] [--keep]
+#                     [--memory-only] [--mesh-only]
+#                     [--no-sessions] [--no-chat] [--no-defender] [--no-telegram] [--no-memory]
+#                     [--no-mesh]
+#                     [--keep]
 #   --bin PATH    measure this binary instead of building one
 #   --build-ram   also measure the peak RAM of a clean `cargo build --release` (fat LTO) and a
 #                 clean `cargo build --profile lowmem` with /usr/bin/time -v (slow: minutes each)
@@ -20,23 +27,31 @@
 #                 defender bench: 500 / 50 timed decisions instead of 2,000 / 200, 20,000
 #                 decisions for RSS / throughput instead of 100,000;
 #                 telegram bench: idle window 3 s instead of 5 s, burst 20 chats × 10 updates
-#                 instead of 100 × 10
-#   --config F    pass a config file to the server (e.g. one with profile = "core"); gateway and
-#                 sessions benches only (the chat and telegram benches write their own config
-#                 per scenario)
+#                 instead of 100 × 10;
+#                 memory bench: 5,000 entries and 300 recalls instead of 20,000 and 1,000;
+#                 mesh bench: 30 edge.mesh.status calls per phase instead of 200
+#   --config F    pass a config file to the server (e.g. one with profile = "core"); gateway,
+#                 sessions and memory benches only (the chat and telegram benches write their
+#                 own config per scenario)
 #   --json-out F  also write the gateway bench's BENCH_JSON line to F
 #   --sessions-json-out F  also write the sessions bench's BENCH_SESSIONS_JSON line to F
 #   --chat-json-out F      also write the chat bench's BENCH_CHAT_JSON line to F
 #   --defender-json-out F  also write the defender bench's BENCH_DEFENDER_JSON line to F
 #   --telegram-json-out F  also write the telegram bench's BENCH_TELEGRAM_JSON line to F
+#   --memory-json-out F    also write the memory bench's BENCH_MEMORY_JSON line to F
+#   --mesh-json-out F      also write the mesh bench's BENCH_MESH_JSON line to F
 #   --sessions-only        only the sessions bench (--*-only flags add up: those benches only)
 #   --chat-only            only the chat bench
 #   --defender-only        only the defender bench (no server binary is built)
 #   --telegram-only        only the telegram bench
+#   --memory-only          only the memory bench
+#   --mesh-only            only the mesh bench
 #   --no-sessions          skip the sessions bench
 #   --no-chat              skip the chat bench
 #   --no-defender          skip the defender bench
 #   --no-telegram          skip the telegram bench
+#   --no-memory            skip the memory bench
+#   --no-mesh              skip the mesh bench
 #   --keep        keep the servers' temp dirs (logs, state, seeded databases) for inspection
 #
 # Binary, when --bin is not given, first that works of:
@@ -67,27 +82,34 @@ SESS=()
 CHAT=()
 DEF=()
 TG=()
+MEM=()
+MESH=()
 RUN_GATEWAY=1
 RUN_SESSIONS=1
 RUN_CHAT=1
 RUN_DEFENDER=1
 RUN_TELEGRAM=1
+RUN_MEMORY=1
+RUN_MESH=1
 ONLY_SESSIONS=0
 ONLY_CHAT=0
 ONLY_DEFENDER=0
 ONLY_TELEGRAM=0
+ONLY_MEMORY=0
+ONLY_MESH=0
 QUICK=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --bin) [ "$#" -ge 2 ] || die "--bin needs a path"; BIN=$(abspath "$2"); shift 2 ;;
     --build-ram) BUILD_RAM=1; shift ;;
     --quick|--keep)
-      PASS+=("$1"); SESS+=("$1"); CHAT+=("$1"); TG+=("$1")
+      PASS+=("$1"); SESS+=("$1"); CHAT+=("$1"); TG+=("$1"); MEM+=("$1"); MESH+=("$1")
       if [ "$1" = --quick ]; then QUICK=1; DEF+=("$1"); fi
       shift ;;
     --config)
       [ "$#" -ge 2 ] || die "$1 needs a value"
-      PASS+=("$1" "$(abspath "$2")"); SESS+=("$1" "$(abspath "$2")"); shift 2 ;;
+      PASS+=("$1" "$(abspath "$2")"); SESS+=("$1" "$(abspath "$2")"); MEM+=("$1" "$(abspath "$2")")
+      shift 2 ;;
     --json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       PASS+=("$1" "$(abspath "$2")"); shift 2 ;;
@@ -103,33 +125,48 @@ while [ "$#" -gt 0 ]; do
     --telegram-json-out)
       [ "$#" -ge 2 ] || die "$1 needs a value"
       TG+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --memory-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      MEM+=(--json-out "$(abspath "$2")"); shift 2 ;;
+    --mesh-json-out)
+      [ "$#" -ge 2 ] || die "$1 needs a value"
+      MESH+=(--json-out "$(abspath "$2")"); shift 2 ;;
     --sessions-only) ONLY_SESSIONS=1; shift ;;
     --chat-only) ONLY_CHAT=1; shift ;;
     --defender-only) ONLY_DEFENDER=1; shift ;;
     --telegram-only) ONLY_TELEGRAM=1; shift ;;
+    --memory-only) ONLY_MEMORY=1; shift ;;
+    --mesh-only) ONLY_MESH=1; shift ;;
     --no-sessions) RUN_SESSIONS=0; shift ;;
     --no-chat) RUN_CHAT=0; shift ;;
     --no-defender) RUN_DEFENDER=0; shift ;;
     --no-telegram) RUN_TELEGRAM=0; shift ;;
-    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+    --no-memory) RUN_MEMORY=0; shift ;;
+    --no-mesh) RUN_MESH=0; shift ;;
+    -h|--help) sed -n '2,68p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 cd "$ROOT"
 # --*-only: exactly the benches named (then --no-* can still drop one of them).
-if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ] || [ "$ONLY_DEFENDER" = 1 ] || [ "$ONLY_TELEGRAM" = 1 ]; then
+if [ "$ONLY_SESSIONS" = 1 ] || [ "$ONLY_CHAT" = 1 ] || [ "$ONLY_DEFENDER" = 1 ] || [ "$ONLY_TELEGRAM" = 1 ] \
+    || [ "$ONLY_MEMORY" = 1 ] || [ "$ONLY_MESH" = 1 ]; then
   RUN_GATEWAY=0
   [ "$ONLY_SESSIONS" = 1 ] || RUN_SESSIONS=0
   [ "$ONLY_CHAT" = 1 ] || RUN_CHAT=0
   [ "$ONLY_DEFENDER" = 1 ] || RUN_DEFENDER=0
   [ "$ONLY_TELEGRAM" = 1 ] || RUN_TELEGRAM=0
+  [ "$ONLY_MEMORY" = 1 ] || RUN_MEMORY=0
+  [ "$ONLY_MESH" = 1 ] || RUN_MESH=0
 fi
 [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_DEFENDER" = 1 ] \
-  || [ "$RUN_TELEGRAM" = 1 ] || die "the --*-only / --no-* flags given leave nothing to run"
-[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only / --defender-only / --telegram-only"
+  || [ "$RUN_TELEGRAM" = 1 ] || [ "$RUN_MEMORY" = 1 ] || [ "$RUN_MESH" = 1 ] \
+  || die "the --*-only / --no-* flags given leave nothing to run"
+[ "$RUN_GATEWAY" = 1 ] || [ "$BUILD_RAM" = 0 ] || die "--build-ram belongs to the gateway bench: drop --sessions-only / --chat-only / --defender-only / --telegram-only / --memory-only"
 # Only the defender bench: it runs the pipeline in-process, no server binary is needed.
 NEED_BIN=0
-{ [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_TELEGRAM" = 1 ]; } && NEED_BIN=1
+{ [ "$RUN_GATEWAY" = 1 ] || [ "$RUN_SESSIONS" = 1 ] || [ "$RUN_CHAT" = 1 ] || [ "$RUN_TELEGRAM" = 1 ] \
+  || [ "$RUN_MEMORY" = 1 ] || [ "$RUN_MESH" = 1 ]; } && NEED_BIN=1
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -276,4 +313,26 @@ if [ "$RUN_TELEGRAM" = 1 ]; then
   fi
   log "running: cargo bench --bench telegram -- --bin $BIN ${TG[*]:-}"
   cargo bench --bench telegram -- --bin "$BIN" --bin-note "$NOTE" "${TG[@]}"
+fi
+
+# ------------------------------------------------------------------ 8. the memory bench
+if [ "$RUN_MEMORY" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "memory bench, --quick: 5,000 entries and 300 recalls (not 20,000 and 1,000)"
+  else
+    log "memory bench: 20,000 entries through memory.import, 1,000 memory.search calls"
+  fi
+  log "running: cargo bench --bench memory -- --bin $BIN ${MEM[*]:-}"
+  cargo bench --bench memory -- --bin "$BIN" --bin-note "$NOTE" "${MEM[@]}"
+fi
+
+# ------------------------------------------------------------------ 9. the mesh bench
+if [ "$RUN_MESH" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then
+    log "mesh bench, --quick: 10 peers joined to a hub, 30 edge.mesh.status calls per phase (not 200)"
+  else
+    log "mesh bench: 10 peers joined to a hub, 200 edge.mesh.status calls per phase"
+  fi
+  log "running: cargo bench --bench mesh -- --bin $BIN ${MESH[*]:-}"
+  cargo bench --bench mesh -- --bin "$BIN" --bin-note "$NOTE" "${MESH[@]}"
 fi

@@ -170,23 +170,6 @@ struct Seeded {
     text_bytes: u64,
 }
 
-/// Small deterministic PRNG (xorshift64*), so every run seeds the same texts and picks the same keys.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 const WORDS: &[&str] = &[
     "the",
     "gateway",
@@ -584,18 +567,6 @@ struct Report {
     info: RunInfo,
     big: SetResult,
     small: SetResult,
-}
-
-fn ms(ns: u64) -> String {
-    format!("{:.2} ms", ns as f64 / 1e6)
-}
-
-fn lat_cell(l: &Lat) -> String {
-    format!("{} / {} ({})", ms(l.p50), ms(l.p99), ms(l.max))
-}
-
-fn bytes_cell(b: u64) -> String {
-    format!("{:.1} MiB ({b} B)", b as f64 / 1048576.0)
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

@@ -55,8 +55,6 @@ use telegram::FakeTelegram;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -420,56 +418,6 @@ fn idle(
 
 // ------------------------------------------------------------------------------- scenario 2
 
-/// Highest sample of VmRSS (with its split) and of Threads, from a thread reading
-/// `/proc/PID/status` every `SAMPLE_MS`; the threads' names when the most were seen.
-#[derive(Debug, Default, Clone)]
-struct Samples {
-    n: usize,
-    peak: Mem,
-    max_threads: u64,
-    peak_names: String,
-}
-
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    h: thread::JoinHandle<Samples>,
-}
-
-impl Sampler {
-    /// Samples `pid` until `finish`, for at most `limit`.
-    fn start(pid: u32, limit: Duration) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let st = stop.clone();
-        let h = thread::spawn(move || {
-            let mut s = Samples::default();
-            let end = Instant::now() + limit;
-            for _ in 0..1_000_000 {
-                if st.load(Ordering::Relaxed) || Instant::now() > end {
-                    break;
-                }
-                if let Ok(m) = status_mem(pid) {
-                    s.n += 1;
-                    if m.rss > s.peak.rss {
-                        s.peak = m;
-                    }
-                    if m.threads > s.max_threads {
-                        s.max_threads = m.threads;
-                        s.peak_names = thread_names(pid);
-                    }
-                }
-                thread::sleep(Duration::from_millis(SAMPLE_MS));
-            }
-            s
-        });
-        Sampler { stop, h }
-    }
-
-    fn finish(self) -> Samples {
-        self.stop.store(true, Ordering::Relaxed);
-        self.h.join().unwrap_or_default()
-    }
-}
-
 /// One burst.
 #[derive(Debug)]
 struct Burst {
@@ -621,7 +569,9 @@ fn burst(
         let mut want: HashMap<i64, Want> = HashMap::with_capacity(total * repeat);
         let sampler = Sampler::start(
             pid,
+            Duration::from_millis(SAMPLE_MS),
             DEADLINE * repeat as u32 + AFTER_LAST * repeat as u32 + Duration::from_secs(60),
+            Some(thread_names),
         );
         let cpu0 = cpu_ticks(pid)?;
         let (mut queue_time, mut confirmed) = (Duration::ZERO, None);
@@ -882,16 +832,6 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn split(m: &Mem) -> String {
-    format!(
-        "{} (anon {}, file {}; {} threads)",
-        mib(m.rss),
-        mib(m.rss_anon),
-        mib(m.file),
-        m.threads
-    )
-}
-
 /// A signed KiB difference, also in MiB.
 fn delta(kib: i64) -> String {
     format!("{kib:+} KiB ({:+.2} MiB)", kib as f64 / 1024.0)
@@ -1121,8 +1061,8 @@ impl Report {
                 "Max VmRSS (sampled every {SAMPLE_MS} ms: {} / {} samples)",
                 e.samples.n, f.samples.n
             ),
-            split(&e.samples.peak),
-            split(&f.samples.peak),
+            mem_split(&e.samples.peak),
+            mem_split(&f.samples.peak),
         );
         rows2.info(
             "VmHWM 2 s after the last reply (highest RSS since exec)",
@@ -1131,8 +1071,8 @@ impl Report {
         );
         rows2.info(
             "VmRSS 2 s after the last reply",
-            split(&e.end),
-            split(&f.end),
+            mem_split(&e.end),
+            mem_split(&f.end),
         );
         if e.repeat > 1 {
             let each = |b: &Burst| {

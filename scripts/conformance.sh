@@ -12,6 +12,8 @@
 #    into a temp venv, runs a scripted session (scripts/lib/conformance_session.py, stdlib WebSocket
 #    client) against a second server with a 500 ms tick that records every frame, SIGTERMs it, and
 #    validates the recording (scripts/lib/conformance_validate.py).
+# 4. Runs the real node host (`openclaw node run`) against a third server and probes it through
+#    edge.mesh.status, node.list, node.invoke and node.rename (mesh, issue 8).
 #
 # Usage: scripts/conformance.sh            (env: OPENCLAW_EDGE_BIN=path, CONFORMANCE_KEEP=1 keeps the temp dir)
 # Exit: 0 all passed (or SKIPPED), 1 a check failed, 2 a setup step failed.
@@ -444,6 +446,60 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------------
+# 4c. the real node host as a mesh peer: `openclaw node run` connects with role node (signed
+# device), edge.mesh.status probes it with a mesh.ping invoke (it answers "command not
+# supported", so it is reachable: ok, pingSupported false), node.invoke reaches it, and once it
+# is gone a stored (renamed) node is reported unknown, never ok.
+
+section "real OpenClaw node host (openclaw node run) as a mesh peer"
+start_server mesh-server
+MESH_SERVER_PID=$SERVER_PID
+MESH_URL="ws://127.0.0.1:$SERVER_PORT"
+env "${CLI_ENV[@]}" OPENCLAW_GATEWAY_TOKEN="$TOK" timeout -k 5 300 "$OC" node run --host 127.0.0.1 \
+    --port "$SERVER_PORT" --no-tls --display-name conformance-node >"$T/node-host.out" 2>"$T/node-host.err" </dev/null &
+NODE_HOST_PID=$!
+SERVER_PIDS+=("$NODE_HOST_PID")
+NODE_ID=""
+for ((i = 0; i < 60 * 10; i++)); do
+    NODE_ID=$("$BIN" call node.list --url "$MESH_URL" --token "$TOK" --json 2>/dev/null | python3 -c '
+import json, sys
+nodes = [n for n in json.load(sys.stdin)["nodes"] if n.get("connected") and n.get("displayName") == "conformance-node"]
+print(nodes[0]["nodeId"] if nodes else "")' 2>/dev/null)
+    [[ -n "$NODE_ID" ]] && break
+    is_running "$NODE_HOST_PID" || break
+    sleep 0.1
+done
+if [[ -n "$NODE_ID" ]]; then
+    record "node run: connected as a node" 0 "nodeId ${NODE_ID:0:16}… after $((i / 10))s"
+    cli "node.list: the node host's commands" ok \
+        'any(n["nodeId"] == "'"$NODE_ID"'" and n["connected"] and "system.which" in n["commands"] and n["platform"] for n in d["nodes"])' \
+        -- gateway call node.list --url "$MESH_URL" --token "$TOK" --json
+    cli "edge.mesh.status: the node host is ok (mesh.ping not supported)" ok \
+        'd["summary"] == {"total": 1, "ok": 1, "timeout": 0, "error": 0, "unknown": 0} and d["peers"][0]["status"] == "ok" and d["peers"][0]["pingSupported"] is False and isinstance(d["peers"][0]["rttMs"], int) and "command not supported" in d["peers"][0]["note"]' \
+        -- gateway call edge.mesh.status --url "$MESH_URL" --token "$TOK" --json --params '{"timeoutMs":4000}'
+    cli "node.invoke system.which on the node host" ok \
+        'd["ok"] is True and d["command"] == "system.which" and "sh" in d["payload"]["bins"]' \
+        -- gateway call node.invoke --url "$MESH_URL" --token "$TOK" --json \
+        --params '{"nodeId":"'"$NODE_ID"'","command":"system.which","params":{"bins":["sh"]},"idempotencyKey":"conformance-invoke-1","timeoutMs":10000}'
+    cli "node.rename (stored)" ok \
+        'd == {"nodeId": "'"$NODE_ID"'", "displayName": "conformance-renamed"}' \
+        -- gateway call node.rename --url "$MESH_URL" --token "$TOK" --json \
+        --params '{"nodeId":"'"$NODE_ID"'","displayName":"conformance-renamed"}'
+    stop_pid "$NODE_HOST_PID"
+    for ((i = 0; i < 50; i++)); do
+        "$BIN" call node.list --url "$MESH_URL" --token "$TOK" --json 2>/dev/null | grep -q '"connected":false' && break
+        sleep 0.1
+    done
+    cli "edge.mesh.status after the node host left: unknown, not ok" ok \
+        'd["summary"]["ok"] == 0 and d["summary"]["unknown"] == 1 and d["peers"][0]["status"] == "unknown" and d["peers"][0]["name"] == "conformance-renamed"' \
+        -- gateway call edge.mesh.status --url "$MESH_URL" --token "$TOK" --json --params '{"timeoutMs":2000}'
+else
+    record "node run: connected as a node" 1 "not listed by node.list; node host said: $(tail -n 3 "$T/node-host.err" "$T/node-host.out" | tr '\n' ' ' | cut -c1-160)"
+fi
+kill -TERM "$MESH_SERVER_PID" 2>/dev/null
+wait_exit mesh-server "$MESH_SERVER_PID"
+
+# ---------------------------------------------------------------------------------------------------
 # 5. scripted session, recorded and validated against the upstream schema
 
 section "scripted session (tick_interval_ms=$TICK_MS), every frame recorded"
@@ -480,7 +536,7 @@ log "real client: $OPENCLAW_PKG (node $NODE_VERSION); schema: $PROTOCOL_PKG; ser
 log "checks: $PASSED passed, $FAILED failed; $((SECONDS - START_SECS))s"
 if [[ "$FAILED" -gt 0 ]]; then
     for n in "${FAILED_NAMES[@]}"; do log "  FAILED: $n"; done
-    for s in cli-server tui-server session-server; do
+    for s in cli-server tui-server mesh-server session-server; do
         [[ -f "$T/$s.err" ]] && { log "--- $s log (last 15 lines):"; tail -n 15 "$T/$s.err"; }
     done
     log "RESULT: FAIL"

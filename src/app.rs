@@ -110,7 +110,20 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         providers,
     ));
     apply_saved_keys(&ctx);
+    // Jobs still `running` in the store died with the previous process.
+    let now = crate::clock::now_ms();
+    match ctx
+        .store
+        .write(move |db| crate::store::edge_jobs::interrupt_all(db, now))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => log::warn!("edge: {n} job(s) were running when the gateway last stopped"),
+        Err(e) => log::warn!("edge: cannot mark interrupted jobs: {e}"),
+    }
     start_scheduler(&ctx, &ex);
+    // Mesh before the bridge: both use the device identity file, the mesh creates it first.
+    crate::mesh::start(&ctx).await;
     // Bridge-client mode: also screen another gateway's actions (no-op when standalone).
     crate::bridge::start(&ctx);
     // The Telegram bot (no-op unless channels.telegram.enabled).

@@ -17,6 +17,7 @@ pub mod edge;
 pub mod gateway;
 pub mod ids;
 pub mod memory;
+pub mod mesh;
 pub mod pool;
 pub mod providers;
 pub mod rpc;

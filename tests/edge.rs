@@ -46,11 +46,7 @@ fn acceleration_and_enclave_status_describe_this_host() {
         .unwrap_err();
     assert_eq!(bad["code"], "INVALID_REQUEST");
     // Not built: an error, not a payload.
-    for m in [
-        "edge.enclave.prove",
-        "edge.finetune.run",
-        "edge.mesh.status",
-    ] {
+    for m in ["edge.finetune.run"] {
         let err = c.call(m, None).unwrap_err();
         assert_eq!(err["code"], "INVALID_REQUEST", "{m}: {err}");
         assert!(

@@ -251,3 +251,25 @@ fn the_model_stores_and_searches_memory_through_its_tools() {
     let tools = ai.requests().last().unwrap().body["tools"].to_string();
     assert!(!tools.contains("memory_search"), "{tools}");
 }
+
+#[test]
+fn the_cli_imports_a_large_file_in_frames_the_edge_profile_accepts() {
+    // 600 entries of ~190 bytes: 500 per call would be a ~110 KB message, over the edge
+    // profile's 64 KiB frames; the CLI splits by bytes too.
+    let ai = FakeOpenAi::start();
+    let gw = Gateway::start(&config(&ai, ""));
+    let dir = std::env::temp_dir().join(format!("oce-memimp-{}", common::random_token()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.jsonl");
+    let lines: Vec<String> = (0..600)
+        .map(|i| {
+            json!({"text": format!("note {i}: {}", "the quick brown fox jumps over the lazy dog ".repeat(4))})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (rc, out, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("imported 600"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

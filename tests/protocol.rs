@@ -4,30 +4,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::device::{Device, Signed};
 use common::{ALL_SCOPES, Gateway, connect_frame};
-use ed25519_compact::{KeyPair, Seed};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const EMPTY: &str = "";
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..=c.len() {
-            s.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    s
-}
 
 #[test]
 fn handshake_happy_path_matches_upstream_shape() {
@@ -76,7 +57,7 @@ fn handshake_happy_path_matches_upstream_shape() {
     }
     assert_eq!(
         methods.len(),
-        51,
+        82,
         "only implemented methods are advertised: {methods:?}"
     );
     // The presence broadcast for our own arrival follows hello-ok with seq 1.
@@ -418,40 +399,26 @@ fn handshake_times_out() {
     assert_eq!(close.map(|c| c.0), Some(1000));
 }
 
-struct Device {
-    kp: KeyPair,
-    id: String,
-}
-
 fn device() -> Device {
-    let kp = KeyPair::from_seed(Seed::new([42u8; 32]));
-    let id = hex(&Sha256::digest(kp.pk.as_ref()));
-    Device { kp, id }
+    Device::new(42)
 }
 
 fn signed_connect(gw: &Gateway, d: &Device, nonce: &str, signed_at: u64, version: u8) -> Value {
     let scopes = ["operator.admin", "operator.read"];
-    let mut parts = vec![
-        format!("v{version}"),
-        d.id.clone(),
-        "openclaw-tui".into(),
-        "ui".into(),
-        "operator".into(),
-        scopes.join(","),
-        signed_at.to_string(),
-        gw.token.clone(),
-        nonce.to_string(),
-    ];
-    if version == 3 {
-        parts.push("linux".into());
-        parts.push("linux".into());
-    }
-    let sig = d.kp.sk.sign(parts.join("|"), None);
+    let f = Signed {
+        client_id: "openclaw-tui",
+        mode: "ui",
+        role: "operator",
+        scopes: &scopes,
+        token: &gw.token,
+        platform: "linux",
+        device_family: "Linux",
+    };
     json!({"type": "req", "id": "1", "method": "connect", "params": {
         "minProtocol": 4, "maxProtocol": 4,
         "client": {"id": "openclaw-tui", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux", "mode": "ui"},
         "role": "operator", "scopes": scopes, "auth": {"token": gw.token},
-        "device": {"id": d.id, "publicKey": b64url(d.kp.pk.as_ref()), "signature": b64url(sig.as_ref()), "signedAt": signed_at, "nonce": nonce}
+        "device": d.block(&f, nonce, signed_at, version)
     }})
 }
 

@@ -633,7 +633,7 @@ fn sessions_survive_restart_and_newer_schema_is_refused() {
     // A database from a newer binary: refuse to start, leave the file alone.
     let db = state.join("openclaw-edge.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch("PRAGMA user_version = 7").unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
     let before = std::fs::read(&db).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
@@ -645,7 +645,7 @@ fn sessions_survive_restart_and_newer_schema_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("schema version 7, newer than this binary supports (5)"),
+        err.contains("schema version 99, newer than this binary supports (6)"),
         "{err}"
     );
     assert!(

@@ -484,3 +484,43 @@ fn send_queues_text_for_a_chat_once_per_idempotency_key() {
         .unwrap_err();
     assert_eq!(e["details"]["code"], "NOT_IMPLEMENTED", "{e}");
 }
+
+#[test]
+fn tts_speak_sends_a_voice_message_for_ogg_and_a_document_for_wav() {
+    let tts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge/tts.sh");
+    for (format, method, reply) in [
+        ("ogg", "sendVoice", "Sent as a voice message."),
+        ("wav", "sendDocument", "Sent as a wav file"),
+    ] {
+        let (ai, tg) = (FakeOpenAi::start(), FakeTelegram::start(TOKEN));
+        let cfg = format!(
+            "{}[edge.tts]\ncommand = [\"{}\"]\nformat = \"{format}\"\n",
+            config(&ai, &tg, ""),
+            tts.display()
+        );
+        let gw = Gateway::start(&cfg);
+        tg.text_message(OPERATOR, OPERATOR, "/tts status");
+        let r = wait_replies(&tg, &gw, OPERATOR, 1);
+        assert!(r[0].starts_with("TTS: on (provider kittentts"), "{r:?}");
+        tg.text_message(OPERATOR, OPERATOR, "/tts speak good morning");
+        let r = wait_replies(&tg, &gw, OPERATOR, 2);
+        assert!(r[1].starts_with(reply), "{r:?}");
+        let files: Vec<_> = tg
+            .sent()
+            .into_iter()
+            .filter(|s| s.method == method)
+            .collect();
+        assert_eq!(files.len(), 1, "{format}");
+        let desc = files[0].text.clone().unwrap_or_default();
+        assert!(
+            desc.starts_with("<file ") && desc.contains(&format!(".{format}, ")),
+            "{desc}"
+        );
+        tg.text_message(OPERATOR, OPERATOR, "/tts off");
+        let r = wait_replies(&tg, &gw, OPERATOR, 3);
+        assert_eq!(r[2], "TTS is off.");
+        tg.text_message(OPERATOR, OPERATOR, "/tts speak again");
+        let r = wait_replies(&tg, &gw, OPERATOR, 4);
+        assert!(r[3].contains("disabled"), "{r:?}");
+    }
+}

@@ -36,8 +36,7 @@ use smol::channel::{Receiver, Sender, TrySendError};
 use super::device::Identity;
 use super::ingress::{self, Ingress};
 use super::{Outbound, Shared};
-use crate::config::bridge::{BridgeAuth, BridgeConfig};
-use crate::gateway::auth::SignedFields;
+use crate::config::bridge::BridgeConfig;
 
 /// TCP connect deadline.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,7 +59,6 @@ pub const SCOPES: [&str; 2] = ["operator.read", "operator.approvals"];
 /// `client.id` / `client.mode` (the backend client upstream knows, PROTOCOL.md §3.2).
 const CLIENT_ID: &str = "gateway-client";
 const CLIENT_MODE: &str = "backend";
-const PLATFORM: &str = "linux";
 
 /// The thread's ends of the channels.
 pub struct Ends {
@@ -436,37 +434,18 @@ impl Thread {
                 break v["payload"].clone();
             }
         };
-        let nonce = challenge["nonce"].as_str().unwrap_or("").trim().to_string();
-        if nonce.is_empty() {
-            return Err(End::Failed("connect challenge missing nonce".into()));
-        }
-        // The challenge's `ts` is the signing time (PROTOCOL.md §3.1), local time if absent.
-        let signed_at = challenge["ts"]
-            .as_u64()
-            .unwrap_or_else(crate::clock::now_ms);
-        let (auth, token) = match &self.cfg.auth {
-            BridgeAuth::Token(t) => (json!({"token": t.expose()}), t.expose()),
-            BridgeAuth::Password(p) => (json!({"password": p.expose()}), ""),
-        };
-        let scopes: Vec<String> = SCOPES.iter().map(|s| s.to_string()).collect();
-        let fields = SignedFields {
+        let (nonce, signed_at) = super::device::challenge(&challenge).map_err(End::Failed)?;
+        let hello = super::device::Hello {
             client_id: CLIENT_ID,
             client_mode: CLIENT_MODE,
+            display_name: "openclaw-edge defender",
             role: "operator",
-            scopes: &scopes,
-            token,
-            platform: Some(PLATFORM),
-            device_family: None,
+            scopes: &SCOPES,
+            caps: &["tool-events"],
+            commands: &[],
         };
-        let connect = json!({"type": "req", "id": "connect", "method": "connect", "params": {
-            "minProtocol": crate::gateway::PROTOCOL_VERSION,
-            "maxProtocol": crate::gateway::PROTOCOL_VERSION,
-            "client": {"id": CLIENT_ID, "version": env!("CARGO_PKG_VERSION"), "platform": PLATFORM,
-                       "mode": CLIENT_MODE, "displayName": "openclaw-edge defender"},
-            "role": "operator", "scopes": scopes, "caps": ["tool-events"],
-            "auth": auth,
-            "device": identity.sign(&fields, signed_at, &nonce),
-        }});
+        let connect =
+            identity.connect_request("connect", &hello, &self.cfg.auth, &nonce, signed_at);
         ws.send(Message::Text(connect.to_string().into()))
             .map_err(|e| End::Failed(format!("send connect: {e}")))?;
         let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
@@ -477,13 +456,7 @@ impl Thread {
             }
         };
         if res["ok"] != true {
-            let e = &res["error"];
-            let code = e["details"]["code"]
-                .as_str()
-                .or(e["code"].as_str())
-                .unwrap_or("?");
-            let msg = e["message"].as_str().unwrap_or("no message");
-            return Err(End::Rejected(format!("connect refused ({code}): {msg}")));
+            return Err(End::Rejected(super::device::refusal(&res)));
         }
         let p = &res["payload"];
         let tick_ms = p["policy"]["tickIntervalMs"]

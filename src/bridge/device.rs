@@ -1,9 +1,12 @@
-//! The bridge's device identity: an Ed25519 key created once, kept in `<state_dir>/bridge-device.json`.
+//! This instance's device identity: an Ed25519 key created once, kept in `<state_dir>/bridge-device.json`.
 //!
 //! The file (mode 0600) holds the 32-byte seed, the raw public key and the device id (hex SHA-256
-//! of the public key), so the upstream sees the same device across restarts and pairs it once.
+//! of the public key), so another gateway sees the same device across restarts and pairs it once.
 //! `sign` produces the `device` block of `connect` over exactly the v3 payload our own verifier
-//! (`gateway::auth::verify_device`) checks, PROTOCOL.md §3.3. Runs on the bridge thread only.
+//! (`gateway::auth::verify_device`) checks, PROTOCOL.md §3.3; `connect_request` builds the whole
+//! signed `connect` and `challenge` / `refusal` read the frames around it. Both outbound clients
+//! use it: the bridge (blocking, on its thread) and the mesh (`mesh::client`, on the executor);
+//! the file keeps its historic name so an already paired bridge device stays the same device.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,8 +16,52 @@ use ed25519_compact::{KeyPair, Seed};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::config::bridge::BridgeAuth;
 use crate::gateway::auth::{DeviceBlock, SignedFields, signed_payload};
 use crate::ids;
+
+/// `client.platform` this instance reports (and signs).
+pub const PLATFORM: &str = "linux";
+
+/// What an outbound `connect` says about this client (PROTOCOL.md §3.2).
+#[derive(Debug, Clone, Copy)]
+pub struct Hello<'a> {
+    /// `client.id` (`gateway-client` for operators, `node-host` for nodes).
+    pub client_id: &'a str,
+    /// `client.mode` (`backend`, `node`).
+    pub client_mode: &'a str,
+    /// `client.displayName`.
+    pub display_name: &'a str,
+    /// `operator` or `node`.
+    pub role: &'a str,
+    /// Requested scopes (nodes: none).
+    pub scopes: &'a [&'a str],
+    /// `caps`.
+    pub caps: &'a [&'a str],
+    /// `commands` (the node command allowlist).
+    pub commands: &'a [&'a str],
+}
+
+/// The nonce and signing time of a `connect.challenge` payload (the challenge's `ts`, else now).
+pub fn challenge(payload: &Value) -> Result<(String, u64), String> {
+    let nonce = payload["nonce"].as_str().unwrap_or("").trim().to_string();
+    if nonce.is_empty() {
+        return Err("connect challenge missing nonce".into());
+    }
+    let signed_at = payload["ts"].as_u64().unwrap_or_else(crate::clock::now_ms);
+    Ok((nonce, signed_at))
+}
+
+/// Why the other gateway refused `connect`, from its error `res` frame.
+pub fn refusal(res: &Value) -> String {
+    let e = &res["error"];
+    let code = e["details"]["code"]
+        .as_str()
+        .or(e["code"].as_str())
+        .unwrap_or("?");
+    let msg = e["message"].as_str().unwrap_or("no message");
+    format!("connect refused ({code}): {msg}")
+}
 
 /// File name inside the state dir.
 pub const FILE: &str = "bridge-device.json";
@@ -59,6 +106,41 @@ impl Identity {
         dev.signature = ids::base64url(self.kp.sk.sign(payload, None).as_ref());
         json!({"id": dev.id, "publicKey": dev.public_key, "signature": dev.signature,
                "signedAt": dev.signed_at, "nonce": dev.nonce})
+    }
+
+    /// The `connect` request frame with id `id`: protocol 4, `auth` from the credential, and the
+    /// `device` block signed over `nonce` and `signed_at` (the token, when one is used, is signed).
+    pub fn connect_request(
+        &self,
+        id: &str,
+        h: &Hello,
+        auth: &BridgeAuth,
+        nonce: &str,
+        signed_at: u64,
+    ) -> Value {
+        let (auth, token) = match auth {
+            BridgeAuth::Token(t) => (json!({"token": t.expose()}), t.expose()),
+            BridgeAuth::Password(p) => (json!({"password": p.expose()}), ""),
+        };
+        let scopes: Vec<String> = h.scopes.iter().map(|s| s.to_string()).collect();
+        let fields = SignedFields {
+            client_id: h.client_id,
+            client_mode: h.client_mode,
+            role: h.role,
+            scopes: &scopes,
+            token,
+            platform: Some(PLATFORM),
+            device_family: None,
+        };
+        json!({"type": "req", "id": id, "method": "connect", "params": {
+            "minProtocol": crate::gateway::PROTOCOL_VERSION,
+            "maxProtocol": crate::gateway::PROTOCOL_VERSION,
+            "client": {"id": h.client_id, "version": env!("CARGO_PKG_VERSION"), "platform": PLATFORM,
+                       "mode": h.client_mode, "displayName": h.display_name},
+            "role": h.role, "scopes": scopes, "caps": h.caps, "commands": h.commands,
+            "auth": auth,
+            "device": self.sign(&fields, signed_at, nonce),
+        }})
     }
 }
 

@@ -2,7 +2,8 @@
 //! running gateway (`memory.*` and `doctor.memory.status` over the protocol), so the store
 //! keeps one writer. `search` runs the same recall chat turns inject; `export` writes JSONL
 //! (one entry per line, paged 500 at a time); `import FILE.jsonl` reads lines of
-//! `{"text", "session"?, "time"?}` and sends them 500 per call; `forget ID` or
+//! `{"text", "session"?, "time"?}` and sends them at most 500 and `IMPORT_BATCH_BYTES` per call (the
+//! edge profile's frames are 64 KiB); `forget ID` or
 //! `forget --session KEY` deletes.
 
 use std::io::{BufRead, Write};
@@ -169,6 +170,12 @@ fn export(call: &Call<'_>, out: Option<&PathBuf>) -> u8 {
     0
 }
 
+/// Most JSON bytes of entries one `memory.import` call carries: under the edge profile's 64 KiB
+/// `max_frame_bytes` (a client sends each message as one frame), with room for the envelope.
+pub const IMPORT_BATCH_BYTES: usize = 48 * 1024;
+/// Longest text sent per entry (the gateway cuts entries at `memory_max_entry_bytes` anyway).
+pub const IMPORT_TEXT_BYTES: usize = 32 * 1024;
+
 fn import(call: &Call<'_>, file: &str) -> u8 {
     let f = match std::fs::File::open(file) {
         Ok(f) => f,
@@ -178,6 +185,7 @@ fn import(call: &Call<'_>, file: &str) -> u8 {
         }
     };
     let mut batch: Vec<Value> = Vec::new();
+    let mut batch_bytes = 0usize;
     let mut totals = [0u64; 4];
     let mut send = |batch: &mut Vec<Value>| -> Result<(), u8> {
         if batch.is_empty() {
@@ -212,19 +220,29 @@ fn import(call: &Call<'_>, file: &str) -> u8 {
                 return 1;
             }
         };
-        let mut e = json!({"text": v["text"]});
+        let text = v["text"].as_str().unwrap_or_default();
+        let mut end = text.len().min(IMPORT_TEXT_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut e = json!({"text": &text[..end]});
         if let Some(s) = v["session"].as_str() {
             e["session"] = json!(s);
         }
         if let Some(t) = v["time"].as_u64() {
             e["time"] = json!(t);
         }
-        batch.push(e);
-        if batch.len() == 500
+        let bytes = e.to_string().len() + 1;
+        if (batch.len() == 500 || batch_bytes + bytes > IMPORT_BATCH_BYTES)
             && let Err(rc) = send(&mut batch)
         {
             return rc;
         }
+        if batch.is_empty() {
+            batch_bytes = 0;
+        }
+        batch_bytes += bytes;
+        batch.push(e);
     }
     if let Err(rc) = send(&mut batch) {
         return rc;

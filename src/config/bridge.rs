@@ -124,32 +124,12 @@ pub(super) fn build_bridge(
             ),
         ));
     }
-    let secret = |key: &str, v: &str| -> Result<Secret, ConfigError> {
-        let s = expand(key, v)?;
-        if s.trim().is_empty() {
-            return Err(invalid(key, "is empty"));
-        }
-        if s.len() > 512 {
-            return Err(invalid(key, format!("is {} bytes, at most 512", s.len())));
-        }
-        Ok(Secret::new(s))
-    };
-    let auth = match (&raw.token, &raw.password) {
-        (Some(t), None) => BridgeAuth::Token(secret("bridge.token", t)?),
-        (None, Some(p)) => BridgeAuth::Password(secret("bridge.password", p)?),
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "bridge.password",
-                "set either bridge.token or bridge.password, not both",
-            ));
-        }
-        (None, None) => {
-            return Err(invalid(
-                "bridge.token",
-                "the upstream gateway needs a token or password (bridge.token or bridge.password)",
-            ));
-        }
-    };
+    let auth = build_auth(
+        "bridge",
+        raw.token.as_deref(),
+        raw.password.as_deref(),
+        expand,
+    )?;
     Ok(Some(BridgeConfig {
         url,
         tls,
@@ -161,8 +141,38 @@ pub(super) fn build_bridge(
     }))
 }
 
+/// Checks a `token` or `password` (exactly one, non-empty, at most 512 bytes, `${ENV}` expanded)
+/// under `prefix` (`bridge`, `mesh.peers[0]`); errors name `<prefix>.token` or `<prefix>.password`.
+pub(super) fn build_auth(
+    prefix: &str,
+    token: Option<&str>,
+    password: Option<&str>,
+    expand: &dyn Fn(&str, &str) -> Result<String, ConfigError>,
+) -> Result<BridgeAuth, ConfigError> {
+    let secret = |key: &str, v: &str| -> Result<Secret, ConfigError> {
+        let s = expand(key, v)?;
+        if s.trim().is_empty() {
+            return Err(invalid(key, "is empty"));
+        }
+        if s.len() > 512 {
+            return Err(invalid(key, format!("is {} bytes, at most 512", s.len())));
+        }
+        Ok(Secret::new(s))
+    };
+    let (tk, pk) = (format!("{prefix}.token"), format!("{prefix}.password"));
+    match (token, password) {
+        (Some(t), None) => Ok(BridgeAuth::Token(secret(&tk, t)?)),
+        (None, Some(p)) => Ok(BridgeAuth::Password(secret(&pk, p)?)),
+        (Some(_), Some(_)) => Err(invalid(&pk, format!("set either {tk} or {pk}, not both"))),
+        (None, None) => Err(invalid(
+            &tk,
+            format!("the gateway at the other end needs a token or password ({tk} or {pk})"),
+        )),
+    }
+}
+
 /// Splits `ws[s]://host[:port][/path]` into (tls, host, port, path).
-fn parse_url(url: &str) -> Result<(bool, String, u16, String), String> {
+pub(super) fn parse_url(url: &str) -> Result<(bool, String, u16, String), String> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
         (false, r)
     } else if let Some(r) = url.strip_prefix("wss://") {

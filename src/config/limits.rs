@@ -164,6 +164,30 @@ pub const DEFAULT_BRIDGE_QUEUE: usize = 32;
 /// Largest frame read from the upstream gateway (bridge-client mode); a larger one is counted
 /// (`status.bridge.oversize`) and the connection is re-established, as the stream cannot resync.
 pub const DEFAULT_BRIDGE_MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// Nodes tracked: role-`node` connections plus nodes known from the store (paired or renamed);
+/// past it a new node's `connect` is refused (`UNAVAILABLE`, close 1013) and nothing is stored.
+pub const DEFAULT_MESH_MAX_NODES: usize = 16;
+/// `node.invoke` requests waiting for their node's `node.invoke.result`; one more is refused
+/// with `UNAVAILABLE` (retryable), never queued.
+pub const DEFAULT_MESH_MAX_PENDING_INVOKES: usize = 32;
+/// Longest wait for a node's `node.invoke.result`; a longer `timeoutMs` is lowered to it.
+pub const DEFAULT_MESH_INVOKE_TIMEOUT_MS: u64 = 30_000;
+/// Peer instances in `[mesh] peers`; more is a config error at start-up.
+pub const DEFAULT_MESH_MAX_PEERS: usize = 8;
+/// Probes (`mesh.ping` invokes and peer `health` connections) in flight at once across every
+/// `edge.mesh.status` call; a peer that gets no slot before the deadline is reported `unknown`.
+pub const DEFAULT_MESH_PROBE_CONCURRENCY: usize = 8;
+/// Default and longest deadline of one `edge.mesh.status` (all probes run under it); a longer
+/// `timeoutMs` is lowered to it. Must stay below `rpc_timeout_ms`.
+pub const DEFAULT_MESH_PROBE_TIMEOUT_MS: u64 = 5_000;
+/// Pending device/node pairing requests; past it a further unknown device is refused
+/// (`UNAVAILABLE`, retryable) and nothing is stored.
+pub const DEFAULT_MESH_MAX_PAIR_REQUESTS: usize = 8;
+/// Paired devices (operators and nodes); past it `device.pair.approve` / `node.pair.approve`
+/// are refused naming the limit and the request stays pending.
+pub const DEFAULT_MESH_MAX_PAIRED_DEVICES: usize = 32;
+/// How long a pairing request waits for an operator; expired requests are dropped.
+pub const DEFAULT_MESH_PAIR_REQUEST_TTL_MS: u64 = 600_000;
 /// Telegram reply chunks waiting to be sent (persisted); when full a new answer is refused and
 /// its update stays unanswered until the outbox drains (re-run after a restart).
 pub const DEFAULT_TELEGRAM_OUTBOX: usize = 64;
@@ -208,6 +232,22 @@ pub const DEFAULT_MEMORY_INJECT_TOKENS: usize = 400;
 /// `[memory] embeddings`; also the entries re-hashed per store job after switching back to
 /// hashed vectors. Bounds the request and response size of one embedding call.
 pub const DEFAULT_MEMORY_EMBED_BATCH: usize = 8;
+/// External programs (`edge::jobs`: TTS, attestation) running at once; one more is refused
+/// with `UNAVAILABLE` ("busy"), never queued.
+pub const DEFAULT_EDGE_MAX_JOBS: usize = 2;
+/// Finished edge jobs kept in the store; the oldest finished rows go past it.
+pub const DEFAULT_EDGE_JOBS_KEPT: usize = 100;
+/// Bytes of stdout and of stderr an external program's run keeps (the rest is read and
+/// discarded, `truncated: true`); the job row stores the last `edge_job_log_bytes` of each.
+pub const DEFAULT_EDGE_OUTPUT_BYTES: usize = 64 * 1024;
+/// Bytes of each output stream's tail stored with a job.
+pub const DEFAULT_EDGE_JOB_LOG_BYTES: usize = 4096;
+/// Longest text `tts.convert` takes.
+pub const DEFAULT_TTS_MAX_TEXT_BYTES: usize = 4096;
+/// Largest audio file a TTS program may produce; a larger one is deleted and refused.
+pub const DEFAULT_TTS_MAX_AUDIO_BYTES: usize = 8 * 1024 * 1024;
+/// Audio files kept in `<state_dir>/tts/`; the oldest go past it.
+pub const DEFAULT_TTS_FILES_KEPT: usize = 20;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,6 +405,24 @@ pub struct Limits {
     pub bridge_queue: usize,
     /// Largest upstream frame in bridge-client mode; larger → counted, reconnect.
     pub bridge_max_frame_bytes: usize,
+    /// Nodes tracked (connected + known); past it a new node's `connect` is refused.
+    pub mesh_max_nodes: usize,
+    /// `node.invoke` requests awaiting a result; past it → `UNAVAILABLE` retryable.
+    pub mesh_max_pending_invokes: usize,
+    /// Longest `node.invoke` wait (a longer `timeoutMs` is lowered).
+    pub mesh_invoke_timeout_ms: u64,
+    /// Peers in `[mesh] peers` (more is a config error).
+    pub mesh_max_peers: usize,
+    /// Mesh probes in flight at once; peers without a slot by the deadline are `unknown`.
+    pub mesh_probe_concurrency: usize,
+    /// Default and longest `edge.mesh.status` deadline.
+    pub mesh_probe_timeout_ms: u64,
+    /// Pending pairing requests; past it a new unknown device is refused.
+    pub mesh_max_pair_requests: usize,
+    /// Paired devices; past it approvals are refused.
+    pub mesh_max_paired_devices: usize,
+    /// Lifetime of a pending pairing request.
+    pub mesh_pair_request_ttl_ms: u64,
     /// Unsent Telegram reply chunks; full → a new answer waits (its update is re-run later).
     pub telegram_outbox: usize,
     /// Telegram update rows kept for duplicate detection; the oldest finished are pruned.
@@ -397,6 +455,20 @@ pub struct Limits {
     pub memory_inject_tokens: usize,
     /// Entries per background (re-)embedding batch.
     pub memory_embed_batch: usize,
+    /// External programs running at once.
+    pub edge_max_jobs: usize,
+    /// Finished edge jobs kept.
+    pub edge_jobs_kept: usize,
+    /// Output bytes kept per stream of an external program.
+    pub edge_output_bytes: usize,
+    /// Tail bytes per stream stored with a job.
+    pub edge_job_log_bytes: usize,
+    /// Longest `tts.convert` text.
+    pub tts_max_text_bytes: usize,
+    /// Largest TTS audio file.
+    pub tts_max_audio_bytes: usize,
+    /// TTS audio files kept.
+    pub tts_files_kept: usize,
 }
 
 impl Default for Limits {
@@ -478,6 +550,15 @@ impl Default for Limits {
             policy_poll_ms: DEFAULT_POLICY_POLL_MS,
             bridge_queue: DEFAULT_BRIDGE_QUEUE,
             bridge_max_frame_bytes: DEFAULT_BRIDGE_MAX_FRAME_BYTES,
+            mesh_max_nodes: DEFAULT_MESH_MAX_NODES,
+            mesh_max_pending_invokes: DEFAULT_MESH_MAX_PENDING_INVOKES,
+            mesh_invoke_timeout_ms: DEFAULT_MESH_INVOKE_TIMEOUT_MS,
+            mesh_max_peers: DEFAULT_MESH_MAX_PEERS,
+            mesh_probe_concurrency: DEFAULT_MESH_PROBE_CONCURRENCY,
+            mesh_probe_timeout_ms: DEFAULT_MESH_PROBE_TIMEOUT_MS,
+            mesh_max_pair_requests: DEFAULT_MESH_MAX_PAIR_REQUESTS,
+            mesh_max_paired_devices: DEFAULT_MESH_MAX_PAIRED_DEVICES,
+            mesh_pair_request_ttl_ms: DEFAULT_MESH_PAIR_REQUEST_TTL_MS,
             telegram_outbox: DEFAULT_TELEGRAM_OUTBOX,
             telegram_max_updates: DEFAULT_TELEGRAM_MAX_UPDATES,
             telegram_send_per_sec: DEFAULT_TELEGRAM_SEND_PER_SEC,
@@ -494,6 +575,13 @@ impl Default for Limits {
             memory_max_entry_bytes: DEFAULT_MEMORY_MAX_ENTRY_BYTES,
             memory_inject_tokens: DEFAULT_MEMORY_INJECT_TOKENS,
             memory_embed_batch: DEFAULT_MEMORY_EMBED_BATCH,
+            edge_max_jobs: DEFAULT_EDGE_MAX_JOBS,
+            edge_jobs_kept: DEFAULT_EDGE_JOBS_KEPT,
+            edge_output_bytes: DEFAULT_EDGE_OUTPUT_BYTES,
+            edge_job_log_bytes: DEFAULT_EDGE_JOB_LOG_BYTES,
+            tts_max_text_bytes: DEFAULT_TTS_MAX_TEXT_BYTES,
+            tts_max_audio_bytes: DEFAULT_TTS_MAX_AUDIO_BYTES,
+            tts_files_kept: DEFAULT_TTS_FILES_KEPT,
         }
     }
 }
@@ -513,6 +601,13 @@ impl Limits {
         };
         at_least("max_connections", self.max_connections as u64, 1)?;
         at_least("memory_embed_batch", self.memory_embed_batch as u64, 1)?;
+        at_least("edge_max_jobs", self.edge_max_jobs as u64, 1)?;
+        at_least("edge_jobs_kept", self.edge_jobs_kept as u64, 1)?;
+        at_least("edge_output_bytes", self.edge_output_bytes as u64, 1024)?;
+        at_least("edge_job_log_bytes", self.edge_job_log_bytes as u64, 256)?;
+        at_least("tts_max_text_bytes", self.tts_max_text_bytes as u64, 16)?;
+        at_least("tts_max_audio_bytes", self.tts_max_audio_bytes as u64, 1024)?;
+        at_least("tts_files_kept", self.tts_files_kept as u64, 1)?;
         at_least(
             "max_preauth_frame_bytes",
             self.max_preauth_frame_bytes as u64,
@@ -638,6 +733,44 @@ impl Limits {
             self.bridge_max_frame_bytes as u64,
             64 * 1024,
         )?;
+        at_least("mesh_max_nodes", self.mesh_max_nodes as u64, 1)?;
+        at_least(
+            "mesh_max_pending_invokes",
+            self.mesh_max_pending_invokes as u64,
+            1,
+        )?;
+        at_least("mesh_invoke_timeout_ms", self.mesh_invoke_timeout_ms, 100)?;
+        at_least(
+            "mesh_probe_concurrency",
+            self.mesh_probe_concurrency as u64,
+            1,
+        )?;
+        at_least("mesh_probe_timeout_ms", self.mesh_probe_timeout_ms, 100)?;
+        at_least(
+            "mesh_max_pair_requests",
+            self.mesh_max_pair_requests as u64,
+            1,
+        )?;
+        at_least(
+            "mesh_max_paired_devices",
+            self.mesh_max_paired_devices as u64,
+            1,
+        )?;
+        at_least(
+            "mesh_pair_request_ttl_ms",
+            self.mesh_pair_request_ttl_ms,
+            1000,
+        )?;
+        // The whole probe round must answer before the RPC deadline cuts it off.
+        if self.mesh_probe_timeout_ms >= self.rpc_timeout_ms {
+            return Err((
+                "limits.mesh_probe_timeout_ms".into(),
+                format!(
+                    "must be below limits.rpc_timeout_ms ({} >= {})",
+                    self.mesh_probe_timeout_ms, self.rpc_timeout_ms
+                ),
+            ));
+        }
         at_least("telegram_outbox", self.telegram_outbox as u64, 1)?;
         at_least("telegram_max_updates", self.telegram_max_updates as u64, 16)?;
         at_least(

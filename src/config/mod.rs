@@ -11,8 +11,10 @@
 pub mod agent;
 pub mod bridge;
 pub mod defender;
+pub mod edge;
 pub mod limits;
 pub mod memory;
+pub mod mesh;
 pub mod providers;
 mod schema;
 pub mod telegram;
@@ -236,6 +238,10 @@ pub struct Config {
     pub telegram: telegram::TelegramConfig,
     /// `[memory]`: ingestion, recall and injection.
     pub memory: memory::MemoryConfig,
+    /// `[edge]`: external programs (TTS, attestation) and their environment.
+    pub edge: edge::EdgeConfig,
+    /// `[mesh]`: peer instances probed by `edge.mesh.status` (and joined as a node).
+    pub mesh: mesh::MeshConfig,
 }
 
 /// Command-line overrides, applied after the file.
@@ -277,6 +283,10 @@ struct RawConfig {
     channels: telegram::RawChannels,
     #[serde(default)]
     memory: memory::RawMemory,
+    #[serde(default)]
+    edge: edge::RawEdge,
+    #[serde(default)]
+    mesh: mesh::RawMesh,
 }
 
 #[derive(Deserialize, Default)]
@@ -425,6 +435,8 @@ impl Config {
         let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
         let telegram = telegram::build_telegram(&file.channels, env, &expand)?;
         let memory = memory::build_memory(&file.memory, &mut models, env)?;
+        let edge = edge::build_edge(&file.edge, env)?;
+        let mesh = mesh::build_mesh(&file.mesh, limits.mesh_max_peers, &expand)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
         let mut pricing = file.pricing;
@@ -465,6 +477,8 @@ impl Config {
             bridge,
             telegram,
             memory,
+            edge,
+            mesh,
         })
     }
 
@@ -508,6 +522,8 @@ impl Config {
             "bridge": self.bridge.as_ref().map(BridgeConfig::to_public_json),
             "channels": {"telegram": self.telegram.to_public_json()},
             "memory": self.memory.to_public_json(),
+            "edge": self.edge.to_public_json(),
+            "mesh": self.mesh.to_public_json(),
             "pricing": self.pricing.iter().map(|p| serde_json::json!({
                 "provider": p.provider, "model": p.model,
                 "input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok,
@@ -536,10 +552,51 @@ pub fn mask_raw(raw: &str) -> String {
             out.push_str(REDACTED);
             out.push('"');
         } else {
-            out.push_str(line);
+            out.push_str(&mask_inline(line));
         }
         out.push('\n');
     }
+    out
+}
+
+/// `line` with the quoted values of `token = ...` / `password = ...` pairs inside inline tables
+/// (`peers = [{name = "b", token = "..."}]`) replaced by `***`.
+fn mask_inline(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = ["token", "password"]
+        .iter()
+        .filter_map(|k| rest.find(k).map(|i| (i, k.len())))
+        .min()
+    {
+        let (i, klen) = at;
+        let after_key = &rest[i + klen..];
+        let trimmed = after_key.trim_start();
+        let value = trimmed
+            .strip_prefix('=')
+            .map(str::trim_start)
+            .filter(|v| v.starts_with(['"', '\'']));
+        let boundary = rest[..i]
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+        match value {
+            Some(v) if boundary => {
+                let quote = v.chars().next().unwrap_or('"');
+                let end = v[1..].find(quote).map(|e| e + 2).unwrap_or(v.len());
+                out.push_str(&rest[..i + klen]);
+                out.push_str(" = \"");
+                out.push_str(REDACTED);
+                out.push('"');
+                rest = &v[end..];
+            }
+            _ => {
+                out.push_str(&rest[..i + klen]);
+                rest = after_key;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 

@@ -72,6 +72,7 @@ pub fn config_schema(now_ms: u64) -> Value {
                 "tools": tools_schema(),
                 "defender": defender_schema(),
                 "bridge": bridge_schema(),
+                "mesh": super::mesh::schema(),
                 "channels": {"type": "object", "additionalProperties": false, "properties": {"telegram": telegram_schema()}},
                 "pricing": {
                     "type": "array",
@@ -99,6 +100,8 @@ pub fn config_schema(now_ms: u64) -> Value {
             "defender.virustotal.apiKey": {"sensitive": true},
             "bridge.token": {"sensitive": true},
             "bridge.password": {"sensitive": true},
+            "mesh.peers.*.token": {"sensitive": true},
+            "mesh.peers.*.password": {"sensitive": true},
             "channels.telegram.botToken": {"sensitive": true}
         },
         "version": env!("CARGO_PKG_VERSION"),

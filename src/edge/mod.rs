@@ -2,19 +2,24 @@
 //! process-group kill.
 //!
 //! `run` spawns one program through `smol::process` (async pipes, so the executor never blocks on
-//! the child), in a process group of its own with stdin at `/dev/null`. Stdout and stderr are read
+//! the child), in a process group of its own with stdin at `/dev/null` or fed `RunSpec::stdin`
+//! (written concurrently with the reads; a child that never reads it is not waited for). Stdout and stderr are read
 //! concurrently; at most `max_output_bytes` of each is kept and the rest is read and discarded, so
 //! a chatty child never stalls on a full pipe. At the timeout the whole group gets `SIGKILL` and
 //! the child is reaped. When `run` ends (normally, by timeout or because its future was dropped)
 //! whatever is left of the group is killed too, so a command cannot leave background processes
-//! behind.
+//! behind. The child also gets `PR_SET_PDEATHSIG = SIGKILL`, so it dies with the gateway, and
+//! optionally an `RLIMIT_FSIZE` (`RunSpec::max_file_bytes`).
 //!
 //! It also turns an `exec` command line into a program: `split_command` (POSIX-like quoting, no
 //! shell), `check_allowed` / `check_shell_programs` (the `tools.exec.allow` basenames) and
 //! `find_program` (lookup in `EXEC_PATH`). Whether a program may run at all is the defender's and
 //! the `exec` tool's decision; `run` itself runs what it is given. Only `edge/` spawns processes.
 
+pub mod audio;
 pub mod host;
+pub mod jobs;
+pub mod tts;
 
 use std::fmt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -42,6 +47,14 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// Bytes kept of stdout and of stderr, each; the rest is discarded and `truncated` set.
     pub max_output_bytes: usize,
+    /// Written to the child's stdin (then closed); `None`: stdin is `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Keep the last `max_output_bytes` of each stream instead of the first (for logs whose
+    /// end matters: progress, the final error).
+    pub keep_tail: bool,
+    /// `RLIMIT_FSIZE` of the child: the largest file it may write (a write past it fails with
+    /// `EFBIG` / `SIGXFSZ`). `None`: unchanged.
+    pub max_file_bytes: Option<u64>,
 }
 
 /// What a run produced.
@@ -118,11 +131,36 @@ pub async fn run(spec: RunSpec) -> Result<RunOutput, EdgeError> {
     if let Some(dir) = &spec.cwd {
         std_cmd.current_dir(dir);
     }
+    let fsize = spec.max_file_bytes.map(|max| libc::rlimit {
+        rlim_cur: max as libc::rlim_t,
+        rlim_max: max as libc::rlim_t,
+    });
+    // SAFETY: runs in the forked child before exec and calls only async-signal-safe functions
+    // (prctl(2), setrlimit(2)) on plain values moved into the closure. PR_SET_PDEATHSIG makes
+    // the kernel SIGKILL the child if the gateway dies (even by SIGKILL), so a program never
+    // outlives the process that would enforce its deadline.
+    unsafe {
+        std_cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(lim) = &fsize
+                && libc::setrlimit(libc::RLIMIT_FSIZE, lim) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut cmd = smol::process::Command::from(std_cmd);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.stdin(if spec.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| EdgeError::Spawn {
         program: program.clone(),
@@ -141,14 +179,33 @@ pub async fn run(spec: RunSpec) -> Result<RunOutput, EdgeError> {
     };
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let stdin = child.stdin.take();
     let cap = spec.max_output_bytes;
-    let mut out = Capture::default();
-    let mut err = Capture::default();
+    let mut out = Capture::new(spec.keep_tail);
+    let mut err = Capture::new(spec.keep_tail);
+    let input = spec.stdin.as_deref().unwrap_or_default();
 
     let finished = crate::clock::within(spec.timeout, async {
-        let (o, (e, status)) = smol::future::zip(
-            out.drain(stdout, cap),
-            smol::future::zip(err.drain(stderr, cap), child.status()),
+        let feed = async {
+            if let Some(mut pipe) = stdin {
+                use smol::io::AsyncWriteExt;
+                // A child that exits or closes stdin early is its own business: EPIPE is ignored.
+                let _ = pipe.write_all(input).await;
+                let _ = pipe.close().await;
+            }
+        };
+        let ((), (o, (e, status))) = smol::future::zip(
+            feed,
+            smol::future::zip(
+                out.drain(stdout, cap),
+                smol::future::zip(err.drain(stderr, cap), async {
+                    let status = child.status().await;
+                    // The program is done: what is left of its group (background children
+                    // still holding the pipes) goes now, so the reads end at once.
+                    group.kill();
+                    status
+                }),
+            ),
         )
         .await;
         o.and(e).and(status)
@@ -180,13 +237,30 @@ pub async fn run(spec: RunSpec) -> Result<RunOutput, EdgeError> {
 }
 
 /// The kept part of one output stream.
-#[derive(Default)]
 struct Capture {
     bytes: Vec<u8>,
     truncated: bool,
+    keep_tail: bool,
 }
 
 impl Capture {
+    /// Keeps the last `cap` bytes (tail mode).
+    fn trim(&mut self, cap: usize) {
+        if self.bytes.len() > cap {
+            let extra = self.bytes.len() - cap;
+            self.bytes.drain(..extra);
+            self.truncated = true;
+        }
+    }
+
+    fn new(keep_tail: bool) -> Capture {
+        Capture {
+            bytes: Vec::new(),
+            truncated: false,
+            keep_tail,
+        }
+    }
+
     /// Reads `pipe` to its end, keeping at most `cap` bytes and discarding the rest.
     async fn drain(
         &mut self,
@@ -200,7 +274,16 @@ impl Capture {
         loop {
             let n = pipe.read(&mut chunk).await?;
             if n == 0 {
+                self.trim(cap);
                 return Ok(());
+            }
+            if self.keep_tail {
+                // Trim only past twice the cap, so each byte is moved at most about once.
+                self.bytes.extend_from_slice(&chunk[..n]);
+                if self.bytes.len() > 2 * cap {
+                    self.trim(cap);
+                }
+                continue;
             }
             let keep = n.min(cap.saturating_sub(self.bytes.len()));
             self.bytes.extend_from_slice(&chunk[..keep]);
@@ -421,6 +504,9 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             timeout: Duration::from_secs(10),
             max_output_bytes: 64 * 1024,
+            stdin: None,
+            keep_tail: false,
+            max_file_bytes: None,
         }
     }
 

@@ -81,6 +81,7 @@ pub async fn serve(ctx: Rc<Ctx>, mut stream: Async<TcpStream>, addr: SocketAddr)
     if let Some((peer, queues)) = handshake::run(&ctx, &mut tx, &mut rx, addr).await {
         session(&ctx, &peer, queues, &mut tx, &mut rx).await;
         ctx.hub.remove(&peer.conn_id);
+        crate::mesh::disconnected(&ctx, &peer);
         log::info!("conn {}: disconnected", peer.conn_id);
     }
 }
@@ -266,7 +267,8 @@ fn on_text(
 }
 
 /// Runs a method under `limits.rpc_timeout_ms` (`agent` and `agent.wait` wait for runs, which
-/// have their own deadlines: `run_timeout_ms` and the caller's `timeoutMs`).
+/// have their own deadlines: `run_timeout_ms` and the caller's `timeoutMs`; `node.invoke` waits
+/// at most `limits.mesh_invoke_timeout_ms`).
 pub async fn call_with_timeout(
     ctx: &Rc<Ctx>,
     peer: Option<&Rc<Peer>>,
@@ -274,7 +276,10 @@ pub async fn call_with_timeout(
     method: Method,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
-    if matches!(method, Method::Agent | Method::AgentWait) {
+    if matches!(
+        method,
+        Method::Agent | Method::AgentWait | Method::NodeInvoke
+    ) {
         return dispatch::call(ctx, peer, req_id, method, params).await;
     }
     let ms = ctx.config.limits.rpc_timeout_ms;

@@ -36,8 +36,28 @@ pub enum Method {
     MemoryImport,
     /// `edge.acceleration.status`: CPU, memory and accelerator devices of this box.
     EdgeAccelerationStatus,
-    /// `edge.enclave.status`: TPM / SEV / SGX / IMA availability.
+    /// `edge.enclave.status`: TPM / SEV / SGX / IMA availability and the last proof.
     EdgeEnclaveStatus,
+    /// `edge.enclave.prove`: a statement quoted by the attestation program, verified or not.
+    EdgeEnclaveProve,
+    /// `edge.jobs.list`: external-program jobs, newest first (edge extension).
+    EdgeJobsList,
+    /// `edge.jobs.get`: one job (edge extension).
+    EdgeJobsGet,
+    /// `edge.jobs.cancel`: kill a running job (edge extension).
+    EdgeJobsCancel,
+    /// `tts.status`: text-to-speech state.
+    TtsStatus,
+    /// `tts.providers`: the text-to-speech providers (the external program).
+    TtsProviders,
+    /// `tts.enable`: turn text-to-speech on.
+    TtsEnable,
+    /// `tts.disable`: turn text-to-speech off.
+    TtsDisable,
+    /// `tts.setProvider`: choose the provider (only `kittentts`).
+    TtsSetProvider,
+    /// `tts.convert`: text to an audio file.
+    TtsConvert,
     /// `channels.logout`: stop a channel's bridge until restart.
     ChannelsLogout,
     /// `channels.pairing.list`: pending pairing requests.
@@ -120,10 +140,52 @@ pub enum Method {
     ExecApprovalResolve,
     /// `exec.approval.list`: pending approval requests.
     ExecApprovalList,
+    /// `node.list`: connected and stored nodes.
+    NodeList,
+    /// `node.describe`: one node.
+    NodeDescribe,
+    /// `node.rename`: the operator's name for a node (stored).
+    NodeRename,
+    /// `node.invoke`: run a command on a node (`node.invoke.request` → `node.invoke.result`).
+    NodeInvoke,
+    /// `node.event` (node role): a node's report, e.g. `node.host.stats`.
+    NodeEvent,
+    /// `node.runnerInventory.update` (node role).
+    NodeRunnerInventoryUpdate,
+    /// `node.skills.update` (node role).
+    NodeSkillsUpdate,
+    /// `node.pluginTools.update` (node role).
+    NodePluginToolsUpdate,
+    /// `node.invoke.result` (node role): the answer to a `node.invoke.request`.
+    NodeInvokeResult,
+    /// `edge.mesh.status`: probe every mesh peer under one deadline.
+    EdgeMeshStatus,
+    /// `device.pair.list`: pending pairing requests and paired devices.
+    DevicePairList,
+    /// `device.pair.approve`: pair a requesting device.
+    DevicePairApprove,
+    /// `device.pair.reject`: drop a pairing request.
+    DevicePairReject,
+    /// `device.pair.remove`: unpair a device.
+    DevicePairRemove,
+    /// `device.pair.rename`: label a paired device.
+    DevicePairRename,
+    /// `device.token.rotate`: a new device token, returned in-band.
+    DeviceTokenRotate,
+    /// `device.token.revoke`: void a device token.
+    DeviceTokenRevoke,
+    /// `node.pair.list`: node pairing requests and paired nodes.
+    NodePairList,
+    /// `node.pair.approve`: pair a requesting node.
+    NodePairApprove,
+    /// `node.pair.reject`: drop a node pairing request.
+    NodePairReject,
+    /// `node.pair.remove`: unpair a node.
+    NodePairRemove,
 }
 
 /// Wire names, in the order advertised; `Method::parse` and `as_str` both read this table.
-const NAMES: [(Method, &str, &str); 51] = [
+const NAMES: &[(Method, &str, &str)] = &[
     (Method::Health, "health", READ),
     (Method::Status, "status", READ),
     (Method::ChannelsStatus, "channels.status", READ),
@@ -139,6 +201,16 @@ const NAMES: [(Method, &str, &str); 51] = [
         READ,
     ),
     (Method::EdgeEnclaveStatus, "edge.enclave.status", READ),
+    (Method::EdgeEnclaveProve, "edge.enclave.prove", WRITE),
+    (Method::EdgeJobsList, "edge.jobs.list", READ),
+    (Method::EdgeJobsGet, "edge.jobs.get", READ),
+    (Method::EdgeJobsCancel, "edge.jobs.cancel", WRITE),
+    (Method::TtsStatus, "tts.status", READ),
+    (Method::TtsProviders, "tts.providers", READ),
+    (Method::TtsEnable, "tts.enable", WRITE),
+    (Method::TtsDisable, "tts.disable", WRITE),
+    (Method::TtsSetProvider, "tts.setProvider", WRITE),
+    (Method::TtsConvert, "tts.convert", WRITE),
     (
         Method::ChannelsPairingList,
         "channels.pairing.list",
@@ -210,6 +282,36 @@ const NAMES: [(Method, &str, &str); 51] = [
         APPROVALS,
     ),
     (Method::ExecApprovalList, "exec.approval.list", APPROVALS),
+    (Method::NodeList, "node.list", READ),
+    (Method::NodeDescribe, "node.describe", READ),
+    (Method::NodeRename, "node.rename", PAIRING),
+    // Upstream marks `node.invoke` dynamic; running a command on a node needs write here.
+    (Method::NodeInvoke, "node.invoke", WRITE),
+    (Method::NodeEvent, "node.event", NODE),
+    (
+        Method::NodeRunnerInventoryUpdate,
+        "node.runnerInventory.update",
+        NODE,
+    ),
+    (Method::NodeSkillsUpdate, "node.skills.update", NODE),
+    (
+        Method::NodePluginToolsUpdate,
+        "node.pluginTools.update",
+        NODE,
+    ),
+    (Method::NodeInvokeResult, "node.invoke.result", NODE),
+    (Method::EdgeMeshStatus, "edge.mesh.status", READ),
+    (Method::DevicePairList, "device.pair.list", PAIRING),
+    (Method::DevicePairApprove, "device.pair.approve", PAIRING),
+    (Method::DevicePairReject, "device.pair.reject", PAIRING),
+    (Method::DevicePairRemove, "device.pair.remove", PAIRING),
+    (Method::DevicePairRename, "device.pair.rename", PAIRING),
+    (Method::DeviceTokenRotate, "device.token.rotate", PAIRING),
+    (Method::DeviceTokenRevoke, "device.token.revoke", PAIRING),
+    (Method::NodePairList, "node.pair.list", PAIRING),
+    (Method::NodePairApprove, "node.pair.approve", PAIRING),
+    (Method::NodePairReject, "node.pair.reject", PAIRING),
+    (Method::NodePairRemove, "node.pair.remove", PAIRING),
 ];
 
 const READ: &str = "operator.read";
@@ -217,6 +319,9 @@ const WRITE: &str = "operator.write";
 const ADMIN: &str = "operator.admin";
 const APPROVALS: &str = "operator.approvals";
 const PAIRING: &str = "operator.pairing";
+/// Not an operator scope: the method is for connections with role `node` only (upstream's
+/// schema marks these `scope: "node"`).
+pub const NODE: &str = "node";
 
 impl Method {
     /// Every method, in the order advertised.
@@ -269,7 +374,11 @@ pub fn has_scope(scopes: &[String], needed: &str) -> bool {
 pub fn authorize(role: Role, scopes: &[String], name: &str) -> Result<Method, RpcError> {
     let method = Method::parse(name);
     let needed = method.map(Method::scope).unwrap_or("operator.admin");
-    if role != Role::Operator || !has_scope(scopes, needed) {
+    let allowed = match role {
+        Role::Node => needed == NODE,
+        Role::Operator => needed != NODE && has_scope(scopes, needed),
+    };
+    if !allowed {
         return Err(RpcError::MissingScope { scope: needed });
     }
     method.ok_or_else(|| RpcError::UnknownMethod(name.to_string()))
@@ -297,6 +406,16 @@ pub async fn call(
         Method::MemoryImport => crate::rpc::memory::import(ctx, params).await,
         Method::EdgeAccelerationStatus => crate::rpc::edge::acceleration_status(ctx, params).await,
         Method::EdgeEnclaveStatus => crate::rpc::edge::enclave_status(ctx, params).await,
+        Method::EdgeEnclaveProve => crate::rpc::edge::enclave_prove(ctx, params).await,
+        Method::EdgeJobsList => crate::rpc::tts::jobs_list(ctx, params).await,
+        Method::EdgeJobsGet => crate::rpc::tts::jobs_get(ctx, params).await,
+        Method::EdgeJobsCancel => crate::rpc::tts::jobs_cancel(ctx, params).await,
+        Method::TtsStatus => crate::rpc::tts::status(ctx, params).await,
+        Method::TtsProviders => crate::rpc::tts::providers(ctx, params).await,
+        Method::TtsEnable => crate::rpc::tts::set_enabled(ctx, params, true).await,
+        Method::TtsDisable => crate::rpc::tts::set_enabled(ctx, params, false).await,
+        Method::TtsSetProvider => crate::rpc::tts::set_provider(ctx, params).await,
+        Method::TtsConvert => crate::rpc::tts::convert(ctx, params).await,
         Method::ChannelsPairingList => crate::rpc::channels::pairing_list(ctx, params).await,
         Method::ChannelsPairingApprove => crate::rpc::channels::pairing_approve(ctx, params).await,
         Method::ChannelsPairingDismiss => crate::rpc::channels::pairing_dismiss(ctx, params).await,
@@ -351,6 +470,33 @@ pub async fn call(
         Method::Send => agent::send(ctx, params).await,
         Method::ExecApprovalResolve => agent::approval_resolve(ctx, params),
         Method::ExecApprovalList => agent::approval_list(ctx, params),
+        Method::NodeList => crate::rpc::nodes::list(ctx, params),
+        Method::NodeDescribe => crate::rpc::nodes::describe(ctx, params),
+        Method::NodeRename => crate::rpc::nodes::rename(ctx, params).await,
+        Method::NodeInvoke => crate::rpc::nodes::invoke(ctx, params).await,
+        Method::NodeEvent => crate::rpc::nodes::event(ctx, peer, params),
+        Method::NodeRunnerInventoryUpdate => crate::rpc::nodes::runner_inventory(ctx, peer, params),
+        Method::NodeSkillsUpdate => {
+            let which = crate::rpc::nodes::NameList::Skills;
+            crate::rpc::nodes::names_update(ctx, peer, which, params)
+        }
+        Method::NodePluginToolsUpdate => {
+            let which = crate::rpc::nodes::NameList::PluginTools;
+            crate::rpc::nodes::names_update(ctx, peer, which, params)
+        }
+        Method::NodeInvokeResult => crate::rpc::nodes::invoke_result(ctx, peer, params),
+        Method::EdgeMeshStatus => crate::rpc::mesh::status(ctx, params).await,
+        Method::DevicePairList => crate::rpc::pairing::device_list(ctx, params),
+        Method::DevicePairApprove => crate::rpc::pairing::device_approve(ctx, params).await,
+        Method::DevicePairReject => crate::rpc::pairing::device_reject(ctx, params).await,
+        Method::DevicePairRemove => crate::rpc::pairing::device_remove(ctx, params).await,
+        Method::DevicePairRename => crate::rpc::pairing::device_rename(ctx, params).await,
+        Method::DeviceTokenRotate => crate::rpc::pairing::token_rotate(ctx, peer, params).await,
+        Method::DeviceTokenRevoke => crate::rpc::pairing::token_revoke(ctx, peer, params).await,
+        Method::NodePairList => crate::rpc::pairing::node_list(ctx, params),
+        Method::NodePairApprove => crate::rpc::pairing::node_approve(ctx, params).await,
+        Method::NodePairReject => crate::rpc::pairing::node_reject(ctx, params).await,
+        Method::NodePairRemove => crate::rpc::pairing::node_remove(ctx, params).await,
     }
 }
 
@@ -439,6 +585,15 @@ mod tests {
             Err(RpcError::MissingScope {
                 scope: "operator.read"
             })
+        );
+        assert_eq!(
+            authorize(Role::Node, &[], "node.invoke.result"),
+            Ok(Method::NodeInvokeResult)
+        );
+        assert_eq!(
+            authorize(Role::Operator, &admin, "node.invoke.result"),
+            Err(RpcError::MissingScope { scope: NODE }),
+            "node-role methods are refused to operators, even admins"
         );
     }
 

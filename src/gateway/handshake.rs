@@ -21,11 +21,14 @@ use super::{Ctx, PROTOCOL_VERSION, Role, WsRx, WsTx, dispatch, frame, send_text}
 use crate::clock::now_ms;
 use crate::config::{AuthMode, OPERATOR_SCOPES};
 use crate::ids;
+use crate::mesh::nodes::NodeHello;
+use crate::mesh::pairing::{self, Asking, Decision, Grant};
+use crate::store::mesh_pairing::Request as PairRequest;
 
 /// Lowest protocol probes and nodes may use (upstream's N-1 window).
 pub const MIN_NODE_PROTOCOL: u32 = 3;
 /// Events this gateway emits (advertised in `hello-ok`).
-pub const EVENTS: [&str; 11] = [
+pub const EVENTS: &[&str] = &[
     "connect.challenge",
     "tick",
     "presence",
@@ -37,6 +40,11 @@ pub const EVENTS: [&str; 11] = [
     "exec.approval.requested",
     "exec.approval.resolved",
     "security.decision",
+    "node.invoke.request",
+    "device.pair.requested",
+    "device.pair.resolved",
+    "node.pair.requested",
+    "node.pair.resolved",
 ];
 
 const CLIENT_IDS: [&str; 17] = [
@@ -137,6 +145,8 @@ struct Refusal {
     id: Option<String>,
     error: Option<Value>,
     close: Close,
+    /// A new pairing request to store (and announce) before the refusal is sent.
+    pair_request: Option<Box<PairRequest>>,
 }
 
 fn refuse(id: Option<&str>, code: u16, message: &str, details: Option<Value>) -> Refusal {
@@ -151,6 +161,7 @@ fn refuse(id: Option<&str>, code: u16, message: &str, details: Option<Value>) ->
             code,
             reason: message.chars().take(120).collect(),
         },
+        pair_request: None,
     }
 }
 
@@ -162,6 +173,7 @@ fn close_only(code: u16, reason: &str) -> Refusal {
             code,
             reason: reason.into(),
         },
+        pair_request: None,
     }
 }
 
@@ -190,12 +202,28 @@ pub async fn run(
         Ok(text) => admit(ctx, &text, &nonce, addr),
     };
     match outcome {
-        Ok((peer, queues, id, mut hello)) => {
+        Ok((peer, queues, id, mut hello, node, grant)) => {
             hello["snapshot"]["health"] = crate::rpc::system::health(ctx, false).await;
+            if let Some(g) = grant.as_ref().filter(|g| g.issue) {
+                // The first connect after approval: the device's token, shown this once.
+                match pairing::issue(ctx, g).await {
+                    Ok((token, at)) => {
+                        hello["auth"]["deviceToken"] = json!(token);
+                        hello["auth"]["issuedAtMs"] = json!(at);
+                    }
+                    Err(e) => log::warn!("device {}: token not issued: {e}", g.device_id),
+                }
+            }
             if !send_text(tx, frame::res_ok(&id, &hello), write_timeout).await {
                 return None;
             }
             ctx.hub.add(Rc::clone(&peer));
+            if let Some(n) = node {
+                crate::mesh::node_connected(ctx, n, &peer);
+            }
+            if let Some(g) = &grant {
+                ctx.mesh.pairing.track(&peer, g);
+            }
             log::info!(
                 "conn {} from {addr}: connected as {:?} scopes={:?}",
                 peer.conn_id,
@@ -204,7 +232,13 @@ pub async fn run(
             );
             Some((peer, queues))
         }
-        Err(r) => {
+        Err(mut r) => {
+            if let Some(req) = r.pair_request.take()
+                && let Err(e) = pairing::store_request(ctx, *req).await
+            {
+                // Not stored, so there is no request to wait for: say why instead.
+                r.error = r.id.as_ref().map(|_| e.to_json());
+            }
             if let (Some(id), Some(err)) = (&r.id, &r.error) {
                 let _ = send_text(tx, frame::res_err_json(id, err.clone()), write_timeout).await;
             }
@@ -261,9 +295,17 @@ async fn next_text(ctx: &Ctx, rx: &mut WsRx) -> Result<String, Refusal> {
     smol::future::or(read, smol::future::or(timeout, shutdown)).await
 }
 
-/// The admitted peer, its queues, the connect request id and the `hello-ok` payload (its
-/// `snapshot.health` is filled in by `run`, which may await the store; `admit` stays synchronous).
-type Admitted = (Rc<Peer>, PeerQueues, String, Value);
+/// The admitted peer, its queues, the connect request id, the `hello-ok` payload (its
+/// `snapshot.health` is filled in by `run`, which may await the store; `admit` stays
+/// synchronous) and, for a node, what it said about itself (registered with the mesh by `run`).
+type Admitted = (
+    Rc<Peer>,
+    PeerQueues,
+    String,
+    Value,
+    Option<NodeHello>,
+    Option<Grant>,
+);
 
 fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Admitted, Refusal> {
     let req = match frame::parse(text, ctx.config.limits.max_preauth_frame_bytes) {
@@ -363,7 +405,32 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
         ),
     };
     let ok = offered.is_some_and(|o| secret_eq(o, ctx.secret.expose()));
-    if !ok {
+    let requested_scopes = params.scopes.clone();
+    let mut grant: Option<Grant> = None;
+    if !ok && let Some(dev) = &params.device {
+        // A signed device without the gateway secret may be paired (`mesh::pairing`).
+        check_device(&params, dev, nonce, now, id)?;
+        let asking = Asking {
+            device_id: &dev.id,
+            public_key: &dev.public_key,
+            role: role.as_str(),
+            scopes: capped_scopes(ctx, role, &requested_scopes),
+            display_name: params.client.display_name.as_deref(),
+            platform: &params.client.platform,
+            client_id: &params.client.id,
+            client_mode: &params.client.mode,
+            remote_ip: ip.to_string(),
+        };
+        let decision = ctx.mesh.pairing.check(
+            &asking,
+            auth.and_then(|a| a.device_token.as_deref()),
+            auth.and_then(|a| a.token.as_deref()),
+            auth.is_some_and(|a| a.password.is_some()),
+            now,
+        );
+        grant = Some(pairing_outcome(ctx, decision, id, ip, now)?).flatten();
+    }
+    if !ok && grant.is_none() {
         ctx.limiter.borrow_mut().fail(ip, now);
         let (code, message, reason) = match offered {
             None => (
@@ -392,45 +459,41 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
         ));
     }
 
-    let requested_scopes = params.scopes.clone();
-    if let Some(dev) = &params.device {
-        let token = auth
-            .and_then(|a| a.token.as_deref().or(a.device_token.as_deref()))
-            .unwrap_or("");
-        let fields = SignedFields {
-            client_id: &params.client.id,
-            client_mode: &params.client.mode,
-            role: params.role.as_deref().unwrap_or("operator"),
-            scopes: &requested_scopes,
-            token,
-            platform: Some(params.client.platform.as_str()),
-            device_family: params.client.device_family.as_deref(),
-        };
-        if let Err(e) = verify_device(dev, &fields, nonce, now) {
-            return Err(refuse(
-                Some(id),
-                1008,
-                &format!("device identity rejected: {}", e.reason()),
-                Some(json!({"code": e.code(), "reason": e.reason()})),
-            ));
-        }
+    if grant.is_none()
+        && let Some(dev) = &params.device
+    {
+        check_device(&params, dev, nonce, now, id)?;
     }
     ctx.limiter.borrow_mut().succeed(ip);
 
-    // Shared-secret clients get what they ask for, capped by gateway.auth.scopes; nodes get none.
-    let scopes: Vec<String> = match role {
-        Role::Node => Vec::new(),
-        Role::Operator => {
-            let mut s: Vec<String> = Vec::with_capacity(OPERATOR_SCOPES.len());
-            for want in &requested_scopes {
-                if ctx.config.auth.scopes.contains(want) && !s.contains(want) {
-                    s.push(want.clone());
-                }
-            }
-            s
-        }
-    };
+    // Shared-secret clients get what they ask for, capped by gateway.auth.scopes; paired devices
+    // also by what their pairing granted; nodes get none.
+    let mut scopes = capped_scopes(ctx, role, &requested_scopes);
+    if let Some(g) = &grant {
+        scopes.retain(|s| g.scopes.contains(s));
+    }
     let conn_id = ids::uuid_v4();
+    let node = match role {
+        Role::Operator => None,
+        Role::Node => Some(node_hello(&params, &conn_id, ip)),
+    };
+    if let Some(n) = &node
+        && !ctx.mesh.nodes.admit(&n.node_id)
+    {
+        let cap = ctx.mesh.nodes.cap();
+        let mut r = refuse(
+            Some(id),
+            1013,
+            &format!("node limit reached ({cap} nodes, limits.mesh_max_nodes)"),
+            Some(json!({"code": "NODE_LIMIT", "maxNodes": cap})),
+        );
+        if let Some(e) = r.error.as_mut() {
+            e["code"] = json!("UNAVAILABLE");
+            e["retryable"] = json!(true);
+            e["retryAfterMs"] = json!(30_000);
+        }
+        return Err(r);
+    }
     let presence = presence_entry(&params, role, ip, now);
     let (peer, queues) = Peer::new(
         conn_id.clone(),
@@ -468,7 +531,155 @@ fn admit(ctx: &Rc<Ctx>, text: &str, nonce: &str, addr: SocketAddr) -> Result<Adm
             "tickIntervalMs": ctx.config.limits.tick_interval_ms,
         },
     });
-    Ok((peer, queues, id.to_string(), hello))
+    Ok((peer, queues, id.to_string(), hello, node, grant))
+}
+
+/// Verifies a `device` block against this socket's challenge (PROTOCOL.md §3.3).
+fn check_device(
+    params: &ConnectParams,
+    dev: &DeviceBlock,
+    nonce: &str,
+    now: u64,
+    id: &str,
+) -> Result<(), Refusal> {
+    let auth = params.auth.as_ref();
+    let token = auth
+        .and_then(|a| a.token.as_deref().or(a.device_token.as_deref()))
+        .unwrap_or("");
+    let fields = SignedFields {
+        client_id: &params.client.id,
+        client_mode: &params.client.mode,
+        role: params.role.as_deref().unwrap_or("operator"),
+        scopes: &params.scopes,
+        token,
+        platform: Some(params.client.platform.as_str()),
+        device_family: params.client.device_family.as_deref(),
+    };
+    verify_device(dev, &fields, nonce, now).map_err(|e| {
+        refuse(
+            Some(id),
+            1008,
+            &format!("device identity rejected: {}", e.reason()),
+            Some(json!({"code": e.code(), "reason": e.reason()})),
+        )
+    })
+}
+
+/// The requested scopes a client may have: capped by `gateway.auth.scopes`; none for nodes.
+fn capped_scopes(ctx: &Ctx, role: Role, requested: &[String]) -> Vec<String> {
+    match role {
+        Role::Node => Vec::new(),
+        Role::Operator => {
+            let mut s: Vec<String> = Vec::with_capacity(OPERATOR_SCOPES.len());
+            for want in requested {
+                if ctx.config.auth.scopes.contains(want) && !s.contains(want) {
+                    s.push(want.clone());
+                }
+            }
+            s
+        }
+    }
+}
+
+/// Turns a pairing decision into a grant, a refusal, or `None` (fall through to the gateway
+/// secret refusal: the client sent a wrong secret, not a device token).
+fn pairing_outcome(
+    ctx: &Ctx,
+    decision: Decision,
+    id: &str,
+    ip: std::net::IpAddr,
+    now: u64,
+) -> Result<Option<Grant>, Refusal> {
+    let device_token = |message: &str, code: &str| {
+        ctx.limiter.borrow_mut().fail(ip, now);
+        refuse(
+            Some(id),
+            1008,
+            &format!("unauthorized: {message}"),
+            Some(json!({"code": code, "authReason": "device_token",
+                        "canRetryWithDeviceToken": false,
+                        "recommendedNextStep": "update_auth_credentials"})),
+        )
+    };
+    match decision {
+        Decision::Admit(g) => Ok(Some(g)),
+        Decision::WrongSecret => Ok(None),
+        Decision::BadToken(why) => Err(device_token(why, "AUTH_DEVICE_TOKEN_MISMATCH")),
+        Decision::TokenRequired => Err(device_token(
+            "device token missing (it was issued in hello-ok after pairing)",
+            "AUTH_TOKEN_MISSING",
+        )),
+        Decision::Full { cap } => {
+            let mut r = refuse(
+                Some(id),
+                1013,
+                &format!(
+                    "too many pending pairing requests ({cap}, limits.mesh_max_pair_requests)"
+                ),
+                Some(json!({"code": "PAIRING_BUSY", "maxRequests": cap})),
+            );
+            if let Some(e) = r.error.as_mut() {
+                e["code"] = json!("UNAVAILABLE");
+                e["retryable"] = json!(true);
+                e["retryAfterMs"] = json!(30_000);
+            }
+            Err(r)
+        }
+        Decision::Pending { request, new } => {
+            if new {
+                // Creating requests counts like a failed login, so one address cannot fill the
+                // table; waiting on an existing request does not.
+                ctx.limiter.borrow_mut().fail(ip, now);
+            }
+            let mut r = refuse(
+                Some(id),
+                1008,
+                "pairing required",
+                Some(json!({"code": "PAIRING_REQUIRED", "reason": "not-paired",
+                            "requestId": request.request_id})),
+            );
+            if let Some(e) = r.error.as_mut() {
+                e["code"] = json!("NOT_PAIRED");
+            }
+            r.pair_request = new.then(|| Box::new(request));
+            Err(r)
+        }
+    }
+}
+
+/// What a node said about itself; its id is the device id, else `client.instanceId`, else
+/// `conn:<connId>` (upstream falls back to `client.id`, which every node host shares).
+fn node_hello(p: &ConnectParams, conn_id: &str, ip: std::net::IpAddr) -> NodeHello {
+    let node_id = p
+        .device
+        .as_ref()
+        .map(|d| d.id.to_ascii_lowercase())
+        .or_else(|| {
+            p.client
+                .instance_id
+                .clone()
+                .filter(|i| !i.trim().is_empty())
+        })
+        .unwrap_or_else(|| format!("conn:{conn_id}"));
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.dedup();
+        v
+    };
+    NodeHello {
+        node_id,
+        display_name: p.client.display_name.clone().filter(|s| !s.is_empty()),
+        platform: p.client.platform.clone(),
+        version: p.client.version.clone(),
+        device_family: p.client.device_family.clone(),
+        model_identifier: p.client.model_identifier.clone(),
+        remote_ip: ip.to_string(),
+        caps: sorted(&p.caps),
+        commands: sorted(&p.commands),
+        permissions: p.permissions.clone().map(Value::Object),
+        path_env: p.path_env.clone(),
+    }
 }
 
 /// Checks what serde cannot: enums, non-empty strings and list bounds from the schema.

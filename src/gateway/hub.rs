@@ -343,6 +343,14 @@ impl Hub {
         });
     }
 
+    /// An event to operators holding `scope` (or admin), e.g. pairing events to
+    /// `operator.pairing`, as upstream filters them.
+    pub fn emit_scoped(&self, name: &'static str, payload: &Value, scope: &str) {
+        self.fan_to(name, payload, |p| {
+            p.role == Role::Operator && has_scope(&p.scopes, scope)
+        });
+    }
+
     fn fan_to(&self, name: &'static str, payload: &Value, wants: impl Fn(&Peer) -> bool) {
         let peers: Vec<Rc<Peer>> = self
             .peers

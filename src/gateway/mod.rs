@@ -106,6 +106,10 @@ pub struct Ctx {
     pub open: Cell<usize>,
     /// Counters.
     pub stats: Stats,
+    /// Mesh peers: nodes, pending invokes, configured peer instances (`mesh`).
+    pub mesh: crate::mesh::Mesh,
+    /// External-program jobs running now (`edge::jobs`).
+    pub jobs: crate::edge::jobs::Jobs,
     started: Instant,
 }
 
@@ -130,6 +134,7 @@ impl Ctx {
         let hub = hub::Hub::new(l.max_presence_entries);
         let idem = crate::scheduler::IdemCache::new(l.idempotency_entries, l.idempotency_ttl_ms);
         let agent = crate::agent::State::new(&config, pool.clone(), providers);
+        let mesh = crate::mesh::Mesh::new(&config);
         Ctx {
             agent,
             config,
@@ -146,6 +151,8 @@ impl Ctx {
             boot_id: crate::ids::uuid_v4(),
             open: Cell::new(0),
             stats: Stats::default(),
+            mesh,
+            jobs: crate::edge::jobs::Jobs::default(),
             started: Instant::now(),
         }
     }

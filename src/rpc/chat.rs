@@ -476,7 +476,6 @@ async fn screen_prompt(
     channel: Option<&str>,
     run_id: &str,
 ) -> Result<(), RpcError> {
-    use crate::defender::Verdict;
     use crate::defender::pipeline::{Action, Context};
     if !ctx.config.defender.screen_prompts {
         return Ok(());
@@ -491,14 +490,7 @@ async fn screen_prompt(
         .defender
         .screen(ctx, Action::Prompt(text), c, json!({"runId": run_id}))
         .await;
-    if a.enforced == Verdict::Block {
-        return Err(RpcError::Blocked {
-            summary: a.summary(),
-            rule: a.top_rule(),
-            risk: a.risk,
-        });
-    }
-    Ok(())
+    RpcError::unless_blocked(&a)
 }
 
 /// Removes a user message whose turn was refused, so a retry does not store it twice. A full

@@ -52,6 +52,13 @@ pub enum RpcError {
         /// Risk 0–100.
         risk: u32,
     },
+    /// A node answered `node.invoke` with `ok: false`; `node_error` is its `error` object.
+    NodeFailed {
+        /// `<code>: <message>` from the node.
+        message: String,
+        /// The node's `{code?, message?}`.
+        node_error: Value,
+    },
     /// An agent run ended in an error (`agent` final answer); `details` carries run facts.
     RunFailed {
         /// What went wrong.
@@ -75,6 +82,7 @@ impl RpcError {
             | RpcError::Exhausted(_)
             | RpcError::Internal(_)
             | RpcError::NotImplemented(_)
+            | RpcError::NodeFailed { .. }
             | RpcError::RunFailed { .. } => "UNAVAILABLE",
         }
     }
@@ -98,6 +106,7 @@ impl RpcError {
             RpcError::Timeout { .. } => 504,
             RpcError::Unavailable(_) | RpcError::Exhausted(_) => 503,
             RpcError::Internal(_) | RpcError::RunFailed { .. } => 500,
+            RpcError::NodeFailed { .. } => 502,
             RpcError::NotImplemented(_) => 501,
         }
     }
@@ -128,6 +137,9 @@ impl RpcError {
             RpcError::RunFailed { details, .. } => {
                 v["details"] = details.clone();
             }
+            RpcError::NodeFailed { node_error, .. } => {
+                v["details"] = json!({"code": "NODE_INVOKE_FAILED", "nodeError": node_error});
+            }
             _ => {}
         }
         match self.retry() {
@@ -155,11 +167,26 @@ impl fmt::Display for RpcError {
             RpcError::NotImplemented(m) => write!(f, "not implemented: {m}"),
             RpcError::Blocked { summary, .. } => write!(f, "blocked by the defender: {summary}"),
             RpcError::RunFailed { message, .. } => write!(f, "agent run failed: {message}"),
+            RpcError::NodeFailed { message, .. } => write!(f, "node invoke failed: {message}"),
         }
     }
 }
 
 impl std::error::Error for RpcError {}
+
+impl RpcError {
+    /// `Blocked` when the defender's enforced verdict on a request's content is a block.
+    pub fn unless_blocked(a: &crate::defender::pipeline::Assessment) -> Result<(), RpcError> {
+        if a.enforced == crate::defender::Verdict::Block {
+            return Err(RpcError::Blocked {
+                summary: a.summary(),
+                rule: a.top_rule(),
+                risk: a.risk,
+            });
+        }
+        Ok(())
+    }
+}
 
 impl From<crate::pool::PoolError> for RpcError {
     fn from(e: crate::pool::PoolError) -> Self {
@@ -245,6 +272,14 @@ mod tests {
                 RpcError::RunFailed {
                     message: "x".into(),
                     details: json!({"runId": "r"}),
+                },
+                "UNAVAILABLE",
+                false,
+            ),
+            (
+                RpcError::NodeFailed {
+                    message: "UNAVAILABLE: command not supported".into(),
+                    node_error: json!({"code": "UNAVAILABLE"}),
                 },
                 "UNAVAILABLE",
                 false,

@@ -145,6 +145,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
         "agentMemory": crate::agent::memory::telemetry(ctx).await,
         "defender": ctx.agent.defender.status_json(),
         "bridge": crate::bridge::status_json(ctx),
+        "mesh": ctx.mesh.status_json(&ctx.config),
         "subsystems": {
             "gateway": "running",
             "store": "running",
@@ -153,7 +154,7 @@ pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError>
             "defender": "running",
             "telegram": if ctx.config.telegram.enabled { "running" } else { "not configured" },
             "memory": if ctx.config.memory.enabled { "running" } else { "disabled" },
-            "mesh": "not implemented",
+            "mesh": "running",
         },
     }))
 }
@@ -242,6 +243,11 @@ pub async fn config_get(ctx: &Ctx) -> Result<Value, RpcError> {
 fn sha256_hex(s: &str) -> String {
     ids::hex(&Sha256::digest(s.as_bytes()))
 }
+
+/// Params of a method that takes none: absent, `null` or `{}` (a closed empty object).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
 
 /// Deserializes optional params into `T` (closed object); `None`/`null` gives the default.
 pub fn parse_params<T: for<'de> Deserialize<'de> + Default>(

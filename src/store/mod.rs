@@ -11,8 +11,11 @@
 //! (transcripts), `usage` (token usage records and aggregates), `inspect` (doctor's report).
 //! No method rewrites a whole table or file; every statement touches the rows it names.
 
+pub mod edge_jobs;
 pub mod inspect;
 pub mod memory;
+pub mod mesh;
+pub mod mesh_pairing;
 pub mod messages;
 pub mod pairing;
 pub mod schema;

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -158,6 +158,76 @@ CREATE INDEX telegram_sends_by_age ON telegram_sends (created_at);
 /// Version 5: memory (entries, vectors, the FTS5 index, concept graph, per-agent counters); the
 /// statements and their reasons are in `store::memory::SCHEMA`.
 const V5: &str = super::memory::SCHEMA;
+
+/// Version 6: edge jobs (external programs run by `edge::jobs`: TTS, attestation, fine-tune,
+/// transcription), bounded by `limits.edge_jobs_kept`, and the mesh tables.
+const V6: &str = "
+CREATE TABLE edge_jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    exit_code INTEGER,
+    signal INTEGER,
+    truncated INTEGER NOT NULL DEFAULT 0,
+    request TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    progress TEXT,
+    stdout_tail TEXT NOT NULL DEFAULT '',
+    stderr_tail TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX edge_jobs_by_age ON edge_jobs (created_at);
+CREATE INDEX edge_jobs_by_kind ON edge_jobs (kind, created_at);
+-- mesh tables (owned by the mesh work) follow.
+-- Nodes the operator named (node.rename) or paired; connected-only nodes are not stored.
+CREATE TABLE mesh_nodes (
+    node_id TEXT PRIMARY KEY,
+    display_name TEXT,
+    platform TEXT,
+    first_seen_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Pending pairing requests of unknown signed devices (at most limits.mesh_max_pair_requests).
+CREATE TABLE mesh_pair_requests (
+    request_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL UNIQUE,
+    public_key TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    display_name TEXT,
+    platform TEXT,
+    client_id TEXT,
+    client_mode TEXT,
+    remote_ip TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Paired devices (at most limits.mesh_max_paired_devices).
+CREATE TABLE mesh_devices (
+    device_id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    label TEXT,
+    platform TEXT,
+    client_id TEXT,
+    remote_ip TEXT,
+    paired_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Device tokens: only the SHA-256 of a token is kept (NULL = not issued yet); revoked rows stay.
+CREATE TABLE mesh_device_tokens (
+    device_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_sha256 TEXT,
+    scopes TEXT NOT NULL,
+    issued_at INTEGER,
+    revoked_at INTEGER,
+    PRIMARY KEY (device_id, role)
+) WITHOUT ROWID;
+";
 
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.
 pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {

@@ -8,7 +8,7 @@
 //! first (a bot may delete messages in private chats and, as an admin, in groups; if it cannot,
 //! the answer says so), then stores the key in `<state_dir>/provider-keys.json` (mode 0600) and
 //! uses it from the next call on; the key is never echoed, logged or shown in any answer.
-//! `/tts` answers honestly: this build has no text-to-speech program configured.
+//! `/tts` switches text-to-speech and speaks through `edge::tts` (voice message or document).
 
 use std::rc::Rc;
 
@@ -56,7 +56,7 @@ pub async fn run(
         "set" => set_key(ctx, tg, m, &args).await,
         "reset" => reset(ctx, session_key).await,
         "pairing" => pairing_cmd(ctx, &args).await,
-        "tts" => tts(&args),
+        "tts" => tts(ctx, tg, m, cmd.args.trim()).await,
         _ => help(),
     })
 }
@@ -213,14 +213,65 @@ async fn pairing_cmd(ctx: &Rc<Ctx>, args: &[&str]) -> String {
     }
 }
 
-fn tts(args: &[&str]) -> String {
-    const NONE: &str = "no text-to-speech program is configured on this box";
-    match args.first().copied() {
-        Some("status") | None => format!("TTS: off ({NONE})."),
-        Some("off") => format!("TTS is off ({NONE})."),
-        Some("on") => format!("Cannot turn TTS on: {NONE}."),
-        Some("speak") => format!("Cannot speak: {NONE}."),
-        Some(_) => "Usage: /tts on|off|status|speak <text>".into(),
+/// `/tts status|on|off|speak <text>`: the same switch as `tts.enable|disable`; `speak` makes
+/// audio with `tts.convert` and uploads it: a voice message for Ogg or MP3 audio (what
+/// `sendVoice` plays), a document for WAV/FLAC.
+async fn tts(ctx: &Rc<Ctx>, tg: &Rc<Telegram>, m: &Message, args: &str) -> String {
+    use crate::edge::tts as speech;
+    let (verb, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    match verb {
+        "" | "status" => {
+            let on = speech::enabled(ctx).await;
+            match &ctx.config.edge.tts.command {
+                None => format!("TTS: off ({}).", speech::no_program()),
+                Some(_) => format!(
+                    "TTS: {} (provider {}, voice {}, {}).",
+                    if on { "on" } else { "off" },
+                    speech::PROVIDER,
+                    ctx.config.edge.tts.voice,
+                    ctx.config.edge.tts.format
+                ),
+            }
+        }
+        "on" | "off" => match speech::set_enabled(ctx, verb == "on").await {
+            Ok(()) => format!("TTS is {verb}."),
+            Err(e) => format!("Cannot turn TTS {verb}: {e}."),
+        },
+        "speak" => {
+            let c = match speech::convert(ctx, rest).await {
+                Ok(c) => c,
+                Err(e) => return format!("Cannot speak: {e}."),
+            };
+            let (ep, chat, path) = (tg.ep.clone(), m.chat.id, c.path.clone());
+            let voice = matches!(c.audio.format, "ogg" | "mp3");
+            let mime = c.audio.mime;
+            let sent = ctx
+                .pool
+                .run(move || {
+                    let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let how = if voice {
+                        ("sendVoice", "voice")
+                    } else {
+                        ("sendDocument", "document")
+                    };
+                    poll::send_file(&ep, how, chat, (&name, mime, &bytes))
+                        .map_err(|e| e.to_string())
+                })
+                .await;
+            match sent.map_err(|e| e.to_string()).and_then(|r| r) {
+                Ok(_) if voice => "Sent as a voice message.".into(),
+                Ok(_) => format!(
+                    "Sent as a {} file: Telegram plays only Ogg/Opus or MP3 as voice messages.",
+                    c.audio.format
+                ),
+                Err(e) => format!("The audio was made but could not be sent: {e}"),
+            }
+        }
+        _ => "Usage: /tts on|off|status|speak <text>".into(),
     }
 }
 

@@ -149,6 +149,9 @@ async fn transcribe(ctx: &Ctx, tg: &Telegram, message_id: i64, audio: Vec<u8>) -
         env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
         timeout: Duration::from_secs(tg.cfg.transcribe_timeout_secs),
         max_output_bytes: ctx.config.limits.tool_max_output_bytes,
+        stdin: None,
+        keep_tail: false,
+        max_file_bytes: None,
     };
     let out = crate::edge::run(spec).await;
     let p3 = path.clone();

@@ -32,6 +32,8 @@ pub const POLL_MARGIN_SECS: u64 = 10;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-call timeout of a send (`sendMessage`, `sendChatAction`, `getMe`).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Whole-call limit of a file upload (`sendVoice`, `sendDocument`).
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// First backoff after a transient failure; doubles up to `MAX_BACKOFF_MS`.
 pub const MIN_BACKOFF_MS: u64 = 1_000;
 /// Longest backoff after transient failures.
@@ -140,23 +142,62 @@ pub fn call<T: DeserializeOwned>(
     max_body: u64,
 ) -> Result<T, CallError> {
     let url = method_url(&ep.base, &ep.token, method);
-    exchange(&agent(timeout, timeout), &url, &ep.token, body, max_body)
+    let payload = serde_json::to_vec(body).unwrap_or_default();
+    exchange(
+        &agent(timeout, timeout),
+        &url,
+        &ep.token,
+        ("application/json", &payload),
+        max_body,
+    )
 }
 
-/// POSTs `body` to `url` and unwraps the Bot API envelope, reading at most `max_body` bytes.
+/// Uploads a file with `method` (`sendVoice`, `sendDocument`) as the `field` part of a
+/// `multipart/form-data` body; returns the new message's id. Blocking: run it on the pool.
+pub fn send_file(
+    ep: &Endpoint,
+    (method, field): (&str, &str),
+    chat_id: i64,
+    (name, mime, bytes): (&str, &str, &[u8]),
+) -> Result<i64, CallError> {
+    let boundary = format!("oce-{}", crate::ids::hex(&crate::ids::random_bytes::<12>()));
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n{chat_id}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n\
+             Content-Type: {mime}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ctype = format!("multipart/form-data; boundary={boundary}");
+    let url = method_url(&ep.base, &ep.token, method);
+    let m: Value = exchange(
+        &agent(UPLOAD_TIMEOUT, SEND_TIMEOUT),
+        &url,
+        &ep.token,
+        (&ctype, &body),
+        MAX_CALL_BODY,
+    )?;
+    Ok(m.get("message_id").and_then(Value::as_i64).unwrap_or(0))
+}
+
+/// POSTs `(content type, body)` to `url` and unwraps the Bot API envelope, reading at most
+/// `max_body` bytes.
 fn exchange<T: DeserializeOwned>(
     agent: &ureq::Agent,
     url: &str,
     token: &str,
-    body: &Value,
+    (ctype, payload): (&str, &[u8]),
     max_body: u64,
 ) -> Result<T, CallError> {
     let redact = |s: String| redact_token(&s, token);
-    let payload = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = agent
         .post(url)
-        .header("Content-Type", "application/json")
-        .send(&payload[..])
+        .header("Content-Type", ctype)
+        .send(payload)
         .map_err(|e| CallError::Transport(redact(e.to_string())))?;
     let status = resp.status().as_u16();
     let mut bytes = Vec::new();
@@ -365,8 +406,16 @@ fn poll_loop(ep: Endpoint, timeout_s: u64, mut offset: i64, shared: &Shared, end
         }
         let body = json!({"offset": offset, "timeout": timeout_s, "limit": POLL_LIMIT,
                           "allowed_updates": ["message"]});
-        let result: Result<Vec<Value>, _> =
-            exchange(&poll_agent, &poll_url, &ep.token, &body, MAX_POLL_BODY);
+        let result: Result<Vec<Value>, _> = exchange(
+            &poll_agent,
+            &poll_url,
+            &ep.token,
+            (
+                "application/json",
+                &serde_json::to_vec(&body).unwrap_or_default(),
+            ),
+            MAX_POLL_BODY,
+        );
         let wait_ms = match result {
             Ok(updates) => {
                 shared

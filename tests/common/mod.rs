@@ -6,6 +6,7 @@
 // timeout, so a hung server fails a test instead of hanging it. The child is killed on drop.
 #![allow(dead_code)]
 
+pub mod device;
 pub mod openai;
 pub mod telegram;
 

@@ -618,6 +618,9 @@ async fn exec(env: &ToolEnv, command: &str) -> Result<Done, String> {
         ],
         timeout: Duration::from_millis(timeout_ms),
         max_output_bytes: env.limits.tool_max_output_bytes,
+        stdin: None,
+        keep_tail: false,
+        max_file_bytes: None,
     };
     let out = edge::run(spec).await.map_err(|e| e.to_string())?;
     let mut text = if out.timed_out {
