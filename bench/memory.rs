@@ -193,7 +193,7 @@ struct Loaded {
     recall_cpu_ms: f64,
     after_recall: Mem,
     health_full: Lat,
-    /// `agentMemory.entries` of one `health` answer after the timed calls.
+    /// `agentMemory.entries` of one `status` answer after the timed `health` calls.
     health_entries: Option<u64>,
     end: Mem,
     db_running: DbSize,
@@ -358,7 +358,7 @@ fn measure(
         // 4. health on the full store, then the files.
         timed_calls(&mut c, "health", HEALTH_WARMUP, deadline)?;
         let health_full = timed_calls(&mut c, "health", HEALTH_CALLS, deadline)?;
-        let (_, _, h) = c.call_with("health", json!({}))?;
+        let (_, _, h) = c.call_with("status", json!({}))?;
         let health_entries = h["agentMemory"]["entries"].as_u64();
         let end = mem(pid)?;
         let db_running = DbSize::read(&dir.join("state"));
@@ -545,7 +545,7 @@ impl Report {
             ),
             lat_cell(&m.health_full),
             format!(
-                "p99 {:+.3} ms against the empty store; its `agentMemory.entries`: {}",
+                "p99 {:+.3} ms against the empty store; `status.agentMemory.entries`: {}",
                 diff as f64 / 1e6,
                 m.health_entries
                     .map_or_else(|| "missing".to_string(), |e| e.to_string())

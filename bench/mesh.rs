@@ -173,8 +173,9 @@ fn measure(bin: &Path, root: &Path, token: &str, calls: usize) -> R<Measured> {
 
     // One peer frozen: its probe waits for the whole deadline, the rest answer.
     signal(peers[0].pid, "STOP");
-    let (ns, _, v) = c.call_with("edge.mesh.status", json!({"timeoutMs": FROZEN_DEADLINE_MS}));
+    let call = c.call_with("edge.mesh.status", json!({"timeoutMs": FROZEN_DEADLINE_MS}));
     signal(peers[0].pid, "CONT");
+    let (ns, _, v) = call?;
     let frozen = Duration::from_nanos(ns);
     let frozen_summary = v["summary"].clone();
     if frozen_summary["ok"] != PEERS - 1 || frozen_summary["timeout"] != 1 {

@@ -173,7 +173,7 @@ pub const DEFAULT_MESH_MAX_PENDING_INVOKES: usize = 32;
 /// Longest wait for a node's `node.invoke.result`; a longer `timeoutMs` is lowered to it.
 pub const DEFAULT_MESH_INVOKE_TIMEOUT_MS: u64 = 30_000;
 /// Peer instances in `[mesh] peers`; more is a config error at start-up.
-pub const DEFAULT_MESH_MAX_PEERS: usize = 8;
+pub const DEFAULT_MESH_MAX_PEERS: usize = 16;
 /// Probes (`mesh.ping` invokes and peer `health` connections) in flight at once across every
 /// `edge.mesh.status` call; a peer that gets no slot before the deadline is reported `unknown`.
 pub const DEFAULT_MESH_PROBE_CONCURRENCY: usize = 8;

@@ -40,14 +40,13 @@ async fn session_summary(ctx: &Ctx) -> Value {
     }
 }
 
-/// The health summary (upstream shape) plus `agentMemory`, the memory counters (kept in step by
-/// every memory write, so this adds no store round trip once they were read).
+/// The health summary (upstream shape; every key is one the protocol schema allows, so the memory
+/// counters are in `status.agentMemory`, not here).
 pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
     let start = std::time::Instant::now();
     let sessions = session_summary(ctx).await;
     let agent = ctx.config.agent.default_id.clone();
     let (order, labels, channels) = super::channels::summary(ctx).await;
-    let memory = crate::agent::memory::telemetry(ctx).await;
     json!({
         "ok": true,
         "ts": now_ms(),
@@ -71,7 +70,6 @@ pub async fn health(ctx: &Ctx, _probe: bool) -> Value {
             "sessions": sessions.clone(),
         }],
         "sessions": sessions,
-        "agentMemory": memory,
     })
 }
 
