@@ -46,7 +46,12 @@ fn acceleration_and_enclave_status_describe_this_host() {
         .unwrap_err();
     assert_eq!(bad["code"], "INVALID_REQUEST");
     // Not built: an error, not a payload.
-    for m in ["edge.finetune.run"] {
+    for m in [
+        "edge.finetune.run",
+        "edge.voice.transcribe",
+        "edge.router.plan",
+        "edge.handoff.plan",
+    ] {
         let err = c.call(m, None).unwrap_err();
         assert_eq!(err["code"], "INVALID_REQUEST", "{m}: {err}");
         assert!(

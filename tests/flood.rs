@@ -13,10 +13,12 @@ const SCHED: &str = "[agent]\nruntime = \"test-double\"\ntest_delay_ms = 300\n\
                      [limits]\nmax_concurrent_runs = 1\nsession_queue = 2\nglobal_queue = 4\n\
                      max_inflight_per_conn = 64\noutbound_queue = 128\n";
 
-/// Budget for VmHWM of the test (debug) binary: its mapped code pages alone are ~15 MiB since
-/// the provider stack (ureq, rustls, ring) is linked in; the release binary is measured by
-/// `bench/` against the real 8 MiB target.
-const EDGE_BUDGET_BYTES: u64 = 24 * 1024 * 1024;
+/// Budget for VmHWM of the test (debug) binary: its mapped code pages alone are ~17 MiB since
+/// the provider stack (ureq, rustls, ring), the edge runner and the mesh are linked in (raised
+/// from 24 to 27 MiB when those ~10,000 lines landed: file-backed pages only, RssAnon stayed
+/// at 2.4–3.6 MiB); the release binary is measured by `bench/` against the real 8 MiB target,
+/// and `ANON_BUDGET_BYTES` holds the heap to the same bound as before.
+const EDGE_BUDGET_BYTES: u64 = 27 * 1024 * 1024;
 /// Budget for anonymous memory (heap and stacks), which does not depend on the build.
 const ANON_BUDGET_BYTES: u64 = 8 * 1024 * 1024;
 
