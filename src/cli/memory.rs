@@ -221,11 +221,7 @@ fn import(call: &Call<'_>, file: &str) -> u8 {
             }
         };
         let text = v["text"].as_str().unwrap_or_default();
-        let mut end = text.len().min(IMPORT_TEXT_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let mut e = json!({"text": &text[..end]});
+        let mut e = json!({"text": crate::defender::reason::clip(text, IMPORT_TEXT_BYTES).0});
         if let Some(s) = v["session"].as_str() {
             e["session"] = json!(s);
         }

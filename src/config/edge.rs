@@ -136,6 +136,18 @@ struct RawAttest {
     timeout_secs: Option<u64>,
 }
 
+/// Checks that a configured command line starts with an absolute program (no `PATH` search, no
+/// shell); an empty one is fine (not configured). Shared with `channels.telegram.transcribeCommand`.
+pub(super) fn check_program(key: &str, argv: &[String]) -> Result<(), ConfigError> {
+    match argv.first() {
+        Some(p) if !p.starts_with('/') => Err(invalid(
+            key,
+            format!("the program {p:?} must be an absolute path (no PATH search, no shell)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks one command: from the config, else from `env_var`.
 fn command(
     (cmd_key, timeout_key): (&str, &str),
@@ -160,15 +172,7 @@ fn command(
         ),
         _ => return Ok(None),
     };
-    if !argv[0].starts_with('/') {
-        return Err(invalid(
-            cmd_key,
-            format!(
-                "the program {:?} must be an absolute path (no PATH search, no shell)",
-                argv[0]
-            ),
-        ));
-    }
+    check_program(cmd_key, &argv)?;
     Ok(Some(ExternalCommand {
         argv,
         source,

@@ -199,14 +199,10 @@ pub(super) fn build_telegram(
             format!("must be 1-50, got {poll_timeout_secs}"),
         ));
     }
-    if let Some(p) = raw.transcribe_command.first()
-        && !p.starts_with('/')
-    {
-        return Err(invalid(
-            "channels.telegram.transcribeCommand",
-            format!("the program {p:?} must be an absolute path (no PATH search, no shell)"),
-        ));
-    }
+    super::edge::check_program(
+        "channels.telegram.transcribeCommand",
+        &raw.transcribe_command,
+    )?;
     let transcribe_timeout_secs = raw
         .transcribe_timeout_secs
         .unwrap_or(DEFAULT_TRANSCRIBE_TIMEOUT_SECS);

@@ -41,45 +41,42 @@ pub fn check(format: &str, head: &[u8], len: u64) -> Result<Audio, String> {
     Ok(a)
 }
 
-/// The format `head` has, if any.
-pub fn sniff(head: &[u8]) -> Option<Audio> {
-    let a = |format, mime| {
-        Some(Audio {
+/// Each format with its MIME type.
+const FORMATS: [(&str, &str); 4] = [
+    ("wav", "audio/wav"),
+    ("ogg", "audio/ogg"),
+    ("mp3", "audio/mpeg"),
+    ("flac", "audio/flac"),
+];
+
+/// The `Audio` of a known format name (e.g. one already checked), with its duration.
+pub fn of(format: &str, duration_ms: Option<u64>) -> Option<Audio> {
+    FORMATS
+        .iter()
+        .find(|f| f.0 == format)
+        .map(|&(format, mime)| Audio {
             format,
             mime,
-            duration_ms: None,
+            duration_ms,
         })
-    };
-    if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE" {
-        return a("wav", "audio/wav");
-    }
-    if head.starts_with(b"OggS") {
-        return a("ogg", "audio/ogg");
-    }
-    if head.starts_with(b"fLaC") {
-        return a("flac", "audio/flac");
-    }
-    if head.starts_with(b"ID3")
-        || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 && head[1] & 0x06 != 0)
-    {
-        return a("mp3", "audio/mpeg");
-    }
-    None
 }
 
-/// The `Audio` of a format already checked (by name), with its duration.
-pub fn sniff_format(format: &str, duration_ms: Option<u64>) -> Audio {
-    let (format, mime) = match format {
-        "ogg" => ("ogg", "audio/ogg"),
-        "mp3" => ("mp3", "audio/mpeg"),
-        "flac" => ("flac", "audio/flac"),
-        _ => ("wav", "audio/wav"),
+/// The format `head` has, if any.
+pub fn sniff(head: &[u8]) -> Option<Audio> {
+    let format = if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        "wav"
+    } else if head.starts_with(b"OggS") {
+        "ogg"
+    } else if head.starts_with(b"fLaC") {
+        "flac"
+    } else if head.starts_with(b"ID3")
+        || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 && head[1] & 0x06 != 0)
+    {
+        "mp3"
+    } else {
+        return None;
     };
-    Audio {
-        format,
-        mime,
-        duration_ms,
-    }
+    of(format, None)
 }
 
 /// A WAV file's duration from its `fmt ` chunk's byte rate and the data after the header.

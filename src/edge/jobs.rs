@@ -221,13 +221,7 @@ fn judge_run(
 ) -> Finish {
     let mut f = Finish {
         status: "failed",
-        exit_code: None,
-        signal: None,
-        truncated: false,
-        result: None,
-        error: None,
-        stdout_tail: String::new(),
-        stderr_tail: String::new(),
+        ..Finish::default()
     };
     let out = match ran {
         None => {

@@ -217,8 +217,8 @@ pub async fn convert(ctx: &Ctx, text: &str) -> Result<Converted, TtsError> {
             )));
         }
     };
-    let fmt = r["format"].as_str().unwrap_or("");
-    let audio = audio::sniff_format(fmt, r["durationMs"].as_u64());
+    let audio = audio::of(r["format"].as_str().unwrap_or(""), r["durationMs"].as_u64())
+        .ok_or_else(|| TtsError::Unavailable("the checked audio lost its format".into()))?;
     Ok(Converted {
         path,
         audio,

@@ -8,12 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::RpcError;
-use super::system::parse_params;
+use super::system::{NoParams, parse_params};
 use crate::gateway::Ctx;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
 
 /// `edge.acceleration.status {}` → `{arch, cpu, memory, devices, accelerated, ts}`.
 pub async fn acceleration_status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
@@ -198,12 +194,8 @@ pub async fn enclave_prove(ctx: &Ctx, params: Option<Value>) -> Result<Value, Rp
             let f = crate::store::edge_jobs::Finish {
                 status: "succeeded",
                 exit_code: Some(0),
-                signal: None,
-                truncated: false,
                 result: Some(stored),
-                error: None,
-                stdout_tail: String::new(),
-                stderr_tail: String::new(),
+                ..Default::default()
             };
             crate::store::edge_jobs::finish(db, &pid, &f, now)
         })

@@ -10,13 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::RpcError;
-use super::system::parse_params;
+use super::system::{NoParams, parse_params};
 use crate::edge::tts::{self, TtsError};
 use crate::gateway::Ctx;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
 
 fn tts_err(e: TtsError) -> RpcError {
     match e {

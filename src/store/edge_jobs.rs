@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Db, StoreError};
 
 /// How a job ended (or that it has not).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Finish {
     /// `succeeded | failed | timeout | cancelled`.
     pub status: &'static str,

@@ -211,14 +211,7 @@ pub fn stats(db: &Db, agent: &str) -> Result<Stats, StoreError> {
 }
 
 fn cut_at(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::defender::reason::clip(s, max).0
 }
 
 /// Identity of a text for de-duplication: the hash of its normalised tokens, so case and
