@@ -110,6 +110,8 @@ pub async fn run(ex: Rc<LocalExecutor<'static>>, mut config: Config) -> i32 {
         providers,
     ));
     apply_saved_keys(&ctx);
+    // The persona chosen at run time, before the first run can build a prompt.
+    crate::agent::persona::load(&ctx).await;
     // Jobs still `running` in the store died with the previous process.
     let now = crate::clock::now_ms();
     match ctx

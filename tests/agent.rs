@@ -45,18 +45,6 @@ fn start_with_env(cfg: &str, name: &str, value: &str) -> Gateway {
     )
 }
 
-fn send(c: &mut Client, key: &str, text: &str) -> String {
-    let run = format!("run-{}", common::random_token());
-    let r = c
-        .call(
-            "chat.send",
-            Some(json!({"sessionKey": key, "message": text, "idempotencyKey": run})),
-        )
-        .unwrap();
-    assert_eq!(r["status"], "started", "{r}");
-    run
-}
-
 /// Every `chat`/`agent` event of `run` until its lifecycle ends.
 fn run_events(c: &mut Client, run: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -123,7 +111,7 @@ fn streamed_reply_reaches_the_client_as_ordered_deltas_then_final() {
     );
     let gw = start_with_env(&cfg, "FAKE_KEY", "sk-test-key-0001");
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "hello");
+    let run = common::chat_send(&mut c, "main", "hello");
     let ev = run_events(&mut c, &run);
     let chat = chats(&ev);
     let deltas: Vec<&str> = chat
@@ -206,7 +194,7 @@ fn abort_mid_stream_closes_the_provider_socket() {
         FAST,
     ));
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "stall please");
+    let run = common::chat_send(&mut c, "main", "stall please");
     // Wait until text is streaming, then abort.
     loop {
         let v = c.ws.next_json();
@@ -304,7 +292,7 @@ fn rate_limits_honour_retry_after_and_long_waits_fall_over() {
     });
     let gw = Gateway::start(&config(&[("a", a.base_url(), "")], "a/m", &[], FAST));
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "one");
+    let run = common::chat_send(&mut c, "main", "one");
     let ev = run_events(&mut c, &run);
     assert_eq!(last_chat(&ev)["state"], "final");
     let reqs = a.requests();
@@ -323,7 +311,7 @@ fn rate_limits_honour_retry_after_and_long_waits_fall_over() {
         message: "quota".into(),
     });
     let t0 = Instant::now();
-    let run = send(&mut c, "main", "two");
+    let run = common::chat_send(&mut c, "main", "two");
     let ev = run_events(&mut c, &run);
     let last = last_chat(&ev);
     assert_eq!(last["state"], "error");
@@ -348,7 +336,7 @@ fn non_transient_answers_are_not_retried() {
     );
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "hi");
+    let run = common::chat_send(&mut c, "main", "hi");
     let ev = run_events(&mut c, &run);
     let last = last_chat(&ev);
     assert_eq!(last["state"], "error");
@@ -383,7 +371,7 @@ fn a_local_primary_never_falls_over_to_the_cloud_unless_configured() {
     );
     let gw = start_with_env(&cfg, "OPENAI_API_KEY", "sk-cloud-never-used");
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "hi");
+    let run = common::chat_send(&mut c, "main", "hi");
     let ev = run_events(&mut c, &run);
     let last = last_chat(&ev);
     assert_eq!(last["state"], "error");
@@ -417,7 +405,7 @@ fn a_hostile_tool_call_is_blocked_and_the_model_is_told() {
         FAST,
     ));
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "wipe the disk");
+    let run = common::chat_send(&mut c, "main", "wipe the disk");
     let ev = run_events(&mut c, &run);
     let tool: Vec<&Value> = ev
         .iter()
@@ -472,7 +460,7 @@ fn endless_tool_calls(limits: &str) -> (Value, usize, Vec<Value>) {
     );
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", "what time is it, forever");
+    let run = common::chat_send(&mut c, "main", "what time is it, forever");
     let ev = run_events(&mut c, &run);
     (last_chat(&ev), fake.request_count(), ev)
 }
@@ -530,7 +518,7 @@ fn review_waits_for_an_operator_and_times_out_to_deny() {
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
     let mut op = gw.client(&["operator.approvals"]);
-    let run = send(&mut c, "main", "run echo");
+    let run = common::chat_send(&mut c, "main", "run echo");
     let req = loop {
         let v = op.ws.next_json();
         if v["event"] == "exec.approval.requested" {
@@ -564,7 +552,7 @@ fn review_waits_for_an_operator_and_times_out_to_deny() {
     );
 
     // Nobody answers the second request: denied after approval_timeout_ms.
-    let run = send(&mut c, "main", "again");
+    let run = common::chat_send(&mut c, "main", "again");
     let ev = run_events(&mut c, &run);
     assert_eq!(last_chat(&ev)["state"], "final");
     let denied = fake.requests()[3].body["messages"].to_string();
@@ -611,7 +599,7 @@ fn a_one_gigabyte_answer_is_cut_at_the_cap_without_growing_memory() {
     let mut c = gw.client(&ALL_SCOPES);
     let before = vm_hwm_kib(gw.pid());
     let t0 = Instant::now();
-    let run = send(&mut c, "main", "big");
+    let run = common::chat_send(&mut c, "main", "big");
     let ev = run_events(&mut c, &run);
     let last = last_chat(&ev);
     assert_eq!(last["state"], "error");
@@ -651,7 +639,7 @@ fn secrets_are_redacted_from_replies_and_transcripts() {
     );
     let gw = Gateway::start(&cfg);
     let mut c = gw.client(&ALL_SCOPES);
-    let run = send(&mut c, "main", &format!("repeat {secret}"));
+    let run = common::chat_send(&mut c, "main", &format!("repeat {secret}"));
     let ev = run_events(&mut c, &run);
     let fin = last_chat(&ev);
     let text = fin["message"]["content"][0]["text"].as_str().unwrap();
@@ -686,7 +674,7 @@ fn agent_methods_answer_with_real_state() {
     let list = c.call("agents.list", None).unwrap();
     assert_eq!(list["defaultId"], "main");
     assert_eq!(list["agents"][0]["runtime"], "provider");
-    let run = send(&mut c, "main", "wait for me");
+    let run = common::chat_send(&mut c, "main", "wait for me");
     let w = c
         .call("agent.wait", Some(json!({"runId": run, "timeoutMs": 5000})))
         .unwrap();
@@ -736,7 +724,7 @@ fn agent_methods_answer_with_real_state() {
         Some(json!({"key": "main", "model": "nope/x"})),
     )
     .unwrap();
-    let run = send(&mut c, "main", "x");
+    let run = common::chat_send(&mut c, "main", "x");
     let ev = run_events(&mut c, &run);
     assert!(
         last_chat(&ev)["errorMessage"]
@@ -786,7 +774,7 @@ fn a_full_provider_queue_sheds_runs_with_a_clear_error() {
     // Events are read on a second connection: `send` skips events while it waits for answers.
     let mut events = gw.client(&ALL_SCOPES);
     let runs: Vec<String> = (0..4)
-        .map(|i| send(&mut c, &format!("s{i}"), "hi"))
+        .map(|i| common::chat_send(&mut c, &format!("s{i}"), "hi"))
         .collect();
     let out = outcomes(&mut events, &runs);
     let ok = out.iter().filter(|p| p["state"] == "final").count();
@@ -831,7 +819,7 @@ fn pending_approvals_are_bounded() {
     // Events are read on a second connection: `send` skips events while it waits for answers.
     let mut events = gw.client(&ALL_SCOPES);
     let runs: Vec<String> = (0..2)
-        .map(|i| send(&mut c, &format!("w{i}"), "write"))
+        .map(|i| common::chat_send(&mut c, &format!("w{i}"), "write"))
         .collect();
     // Both runs end at the iteration cap; one waited for (and timed out on) an operator, the
     // other was refused at once because one request was already pending.
@@ -877,7 +865,7 @@ fn the_prompt_is_bounded_by_message_count_and_bytes() {
         )
         .unwrap();
     }
-    let run = send(&mut c, "main", "latest");
+    let run = common::chat_send(&mut c, "main", "latest");
     run_events(&mut c, &run);
     let msgs = fake.requests()[0].body["messages"]
         .as_array()
@@ -904,7 +892,7 @@ fn the_prompt_is_bounded_by_message_count_and_bytes() {
         )
         .unwrap();
     }
-    let run = send(&mut c, "main", "short");
+    let run = common::chat_send(&mut c, "main", "short");
     run_events(&mut c, &run);
     let msgs = fake.requests()[0].body["messages"]
         .as_array()

@@ -10,23 +10,15 @@ use std::time::{Duration, Instant};
 use common::{ALL_SCOPES, Client, Gateway, eventually};
 use serde_json::{Value, json};
 
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/edge")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 fn config(extra_limits: &str) -> String {
     format!(
         "[edge.tts]\ncommand = [\"{}\"]\ntimeoutSecs = 3\n\
          [edge.attest]\ncommand = [\"{}\"]\nverifyCommand = [\"{}\"]\ntimeoutSecs = 5\n\
          [limits]\ntts_max_audio_bytes = 40000\nedge_output_bytes = 4096\n\
          edge_job_log_bytes = 512\n{extra_limits}\n",
-        fixture("tts.sh"),
-        fixture("attest.sh"),
-        fixture("verify.sh")
+        common::edge_fixture("tts.sh"),
+        common::edge_fixture("attest.sh"),
+        common::edge_fixture("verify.sh")
     )
 }
 
@@ -271,7 +263,10 @@ fn attestation_is_verified_only_by_the_verifier() {
     assert_eq!(e["code"], "INVALID_REQUEST");
 
     // Without a verifier the proof is honestly unverified; without a program, unavailable.
-    let cfg = format!("[edge.attest]\ncommand = [\"{}\"]\n", fixture("attest.sh"));
+    let cfg = format!(
+        "[edge.attest]\ncommand = [\"{}\"]\n",
+        common::edge_fixture("attest.sh")
+    );
     let gw2 = Gateway::start(&cfg);
     let mut c2 = gw2.client(&ALL_SCOPES);
     let p = c2

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::openai::FakeOpenAi;
-use common::{ALL_SCOPES, Client, Gateway};
+use common::{ALL_SCOPES, Gateway};
 use serde_json::{Value, json};
 
 fn config(ai: &FakeOpenAi, limits: &str) -> String {
@@ -16,25 +16,6 @@ fn config(ai: &FakeOpenAi, limits: &str) -> String {
          [limits]\nmemory_inject_tokens = 60\n{limits}\n",
         ai.base_url()
     )
-}
-
-/// Sends `text` to `key` and waits for the run to end.
-fn turn(c: &mut Client, key: &str, text: &str) {
-    let run = format!("run-{}", common::random_token());
-    let r = c
-        .call(
-            "chat.send",
-            Some(json!({"sessionKey": key, "message": text, "idempotencyKey": run})),
-        )
-        .unwrap();
-    assert_eq!(r["status"], "started", "{r}");
-    let w = c
-        .call(
-            "agent.wait",
-            Some(json!({"runId": run, "timeoutMs": 10000})),
-        )
-        .unwrap();
-    assert_eq!(w["status"], "ok", "{w}");
 }
 
 /// The system messages of the last model request.
@@ -67,7 +48,7 @@ fn a_fact_from_one_session_is_recalled_into_another_and_opt_out_is_respected() {
     let ai = FakeOpenAi::start();
     let gw = Gateway::start(&config(&ai, ""));
     let mut c = gw.client(&ALL_SCOPES);
-    turn(
+    common::chat_turn(
         &mut c,
         "agent:main:a",
         "My sister Ana moved to Porto last spring.",
@@ -75,7 +56,7 @@ fn a_fact_from_one_session_is_recalled_into_another_and_opt_out_is_respected() {
     let s = c.call("doctor.memory.status", None).unwrap();
     assert_eq!(s["entries"], 2, "the user text and the answer: {s}");
     // Another session: the fact is in the prompt, inside the token budget (60 tokens = 240 B).
-    turn(&mut c, "agent:main:b", "Which city does Ana live in now?");
+    common::chat_turn(&mut c, "agent:main:b", "Which city does Ana live in now?");
     let sys = system_of_last(&ai);
     assert_eq!(sys.len(), 2, "system prompt + memories: {sys:?}");
     assert!(sys[1].contains("Ana moved to Porto"), "{sys:?}");
@@ -86,7 +67,7 @@ fn a_fact_from_one_session_is_recalled_into_another_and_opt_out_is_respected() {
         Some(json!({"key": "agent:main:private", "memory": false})),
     )
     .unwrap();
-    turn(
+    common::chat_turn(
         &mut c,
         "agent:main:private",
         "My locker code is 4711, and Ana lives in Porto.",
@@ -194,7 +175,7 @@ fn the_model_stores_and_searches_memory_through_its_tools() {
         name: "memory_store".into(),
         arguments: json!({"text": "The spare house key is under the blue flowerpot"}).to_string(),
     });
-    turn(&mut c, "agent:main:t1", "remember where the spare key is");
+    common::chat_turn(&mut c, "agent:main:t1", "remember where the spare key is");
     let offered: Vec<String> = ai.requests()[0].body["tools"]
         .as_array()
         .unwrap()
@@ -225,7 +206,7 @@ fn the_model_stores_and_searches_memory_through_its_tools() {
         name: "memory_search".into(),
         arguments: json!({"query": "where is the spare key"}).to_string(),
     });
-    turn(&mut c, "agent:main:t2", "where did I put the key?");
+    common::chat_turn(&mut c, "agent:main:t2", "where did I put the key?");
     let last = ai.requests().last().unwrap().body.clone();
     let tool_msg = last["messages"]
         .as_array()
@@ -247,7 +228,7 @@ fn the_model_stores_and_searches_memory_through_its_tools() {
         Some(json!({"key": "agent:main:off", "memory": false})),
     )
     .unwrap();
-    turn(&mut c, "agent:main:off", "hello");
+    common::chat_turn(&mut c, "agent:main:off", "hello");
     let tools = ai.requests().last().unwrap().body["tools"].to_string();
     assert!(!tools.contains("memory_search"), "{tools}");
 }

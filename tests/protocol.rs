@@ -57,7 +57,7 @@ fn handshake_happy_path_matches_upstream_shape() {
     }
     assert_eq!(
         methods.len(),
-        82,
+        91,
         "only implemented methods are advertised: {methods:?}"
     );
     // The presence broadcast for our own arrival follows hello-ok with seq 1.

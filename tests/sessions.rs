@@ -645,7 +645,7 @@ fn sessions_survive_restart_and_newer_schema_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("schema version 99, newer than this binary supports (6)"),
+        err.contains("schema version 99, newer than this binary supports (7)"),
         "{err}"
     );
     assert!(

@@ -19,6 +19,7 @@
 pub mod approval;
 pub mod embed;
 pub mod memory;
+pub mod persona;
 pub mod runs;
 pub mod tools;
 mod turn;
@@ -62,6 +63,8 @@ pub struct State {
     /// The default agent's memory counters as of the last memory write (for `health` and
     /// `status` without a store round trip); `None` until first read.
     pub memory_stats: std::cell::Cell<Option<crate::memory::Stats>>,
+    /// The active persona (applied to the system prompt; `edge.personality.profile`).
+    pub persona: persona::Active,
 }
 
 impl State {
@@ -85,6 +88,7 @@ impl State {
             },
             embedder: embed::Embedder::default(),
             memory_stats: std::cell::Cell::new(None),
+            persona: persona::Active::new(&config.agent),
         }
     }
 }
@@ -396,7 +400,18 @@ fn usage_record(
     started: u64,
     now: u64,
 ) -> usage::UsageRecord {
+    // The time spent in this model's successful calls, apart from tools, retries and other
+    // candidates (what `edge.router.plan` reads as its latency).
+    let (mut call_ms, mut call_count) = (0u64, 0u64);
+    for a in &o.attempts {
+        if a["outcome"] == "ok" && a["provider"] == provider && a["model"] == model {
+            call_ms += a["durationMs"].as_u64().unwrap_or(0);
+            call_count += 1;
+        }
+    }
     usage::UsageRecord {
+        call_ms: (call_count > 0).then_some(call_ms),
+        call_count: (call_count > 0).then_some(call_count),
         ts: now,
         session_key: turn.session_key.clone(),
         agent_id: turn.agent_id.clone(),
@@ -428,6 +443,45 @@ async fn finish_usage_only(ctx: &Ctx, turn: &Turn, usage: Option<usage::UsageRec
         log::warn!("run {}: storing the outcome failed: {e}", turn.run_id);
     }
     crate::rpc::sessions::changed(ctx, &turn.session_key, "run", None);
+}
+
+/// Records a failed model call of a run (zero tokens, its error kind and duration) for
+/// `edge.router.plan`; token aggregates skip such rows. A store error is logged, not fatal.
+pub(crate) async fn record_failed_call(
+    ctx: &Ctx,
+    turn: &Turn,
+    cand: &crate::config::providers::ModelRef,
+    kind: String,
+    duration_ms: u64,
+) {
+    let key = turn.session_key.clone();
+    let u = usage::UsageRecord {
+        ts: crate::clock::now_ms(),
+        session_key: key.clone(),
+        agent_id: turn.agent_id.clone(),
+        run_id: Some(turn.run_id.clone()),
+        provider: cand.provider.clone(),
+        model: cand.model.clone(),
+        duration_ms,
+        error_kind: Some(kind),
+        ..Default::default()
+    };
+    let res = ctx
+        .store
+        .write(move |db| {
+            let mut u = u;
+            if let Some(row) = rows::get(db, &key)? {
+                u.session_id = row.session_id;
+            }
+            usage::record(db, &u)
+        })
+        .await;
+    if let Err(e) = res {
+        log::warn!(
+            "run {}: recording a failed model call failed: {e}",
+            turn.run_id
+        );
+    }
 }
 
 /// Records a run's usage under the session's current id and adds it to the row's counters.

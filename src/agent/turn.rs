@@ -1,13 +1,16 @@
 //! A provider-backed turn: prompt assembly, model calls with retries and failover, tool loop.
 //!
-//! The prompt is the agent's system prompt plus the session's newest transcript messages
-//! (`limits.prompt_max_messages`, `prompt_max_bytes`), converted to OpenAI messages. Each model
+//! The prompt is the agent's system prompt (with the active persona, `persona.rs`) plus the
+//! session's newest transcript messages (`limits.prompt_max_messages`, `prompt_max_bytes`),
+//! converted to OpenAI messages. Each model
 //! call tries the candidates in order (the session's `model`, then the agent's model and
 //! fallbacks); a transient error is retried on the same candidate up to
 //! `runtime.selfHealing.maxAttempts` times with doubling backoff (or the server's
 //! `Retry-After`, if it is not longer than `limits.provider_max_retry_after_ms`), then the next
 //! candidate is tried. Every attempt is reported in `agent` lifecycle events (`model`, `retry`,
-//! `fallback_step`) and in the run's final outcome (`attempts`).
+//! `fallback_step`) and in the run's final outcome (`attempts`). Each failed call that says
+//! something about the provider is recorded as a usage row with its error kind (zero tokens) for
+//! `edge.router.plan`.
 //!
 //! Tool calls pass `defender::gate::Defender::screen` first: `allow` runs, `review` waits for an
 //! operator (`approval.rs`), `block` answers the model with the reason. Identical calls are
@@ -355,7 +358,7 @@ async fn prepare(ctx: &Rc<Ctx>, turn: &Turn) -> Result<(Vec<ModelRef>, Vec<Value
         return Err("no model configured: set [agent] model = \"provider/model\"".into());
     }
     let history = up_to_own_message(history, turn);
-    let mut convo = vec![json!({"role": "system", "content": ctx.config.agent.system_prompt})];
+    let mut convo = vec![json!({"role": "system", "content": super::persona::system_prompt(ctx)})];
     let remember = super::memory::enabled(ctx, row.as_ref().map(|r| &r.settings));
     if remember
         && let Some(block) =
@@ -543,6 +546,9 @@ async fn complete(
                         "run {}: {cand} attempt {attempt}/{attempts_per} failed: {e}",
                         ev.run_id()
                     );
+                    if let Some(kind) = failure_kind(&e) {
+                        super::record_failed_call(ctx, ev.turn, cand, kind, ms).await;
+                    }
                     let mut a = json!({"provider": cand.provider, "model": cand.model,
                         "attempt": attempt, "outcome": "error", "error": e.kind(),
                         "message": e.to_string(), "durationMs": ms});
@@ -568,6 +574,17 @@ async fn complete(
         }
     }
     Err(last)
+}
+
+/// The kind a failed call is recorded under for `edge.router.plan` (`status_<code>` for an HTTP
+/// status, else `ProviderError::kind`); `None` for failures that say nothing about the provider:
+/// our own full queue, a provider missing from the registry, a cancelled call.
+fn failure_kind(e: &ProviderError) -> Option<String> {
+    match e {
+        ProviderError::Busy { .. } | ProviderError::Unknown(_) | ProviderError::Cancelled => None,
+        ProviderError::Status { code, .. } => Some(format!("status_{code}")),
+        other => Some(other.kind().to_string()),
+    }
 }
 
 /// One model call: queue it, forward deltas (throttled), return the answer.
@@ -734,6 +751,28 @@ mod tests {
             json!({"role": "assistant", "content": "checking"}),
             "unanswered call stripped"
         );
+    }
+
+    #[test]
+    fn only_failures_of_the_provider_are_recorded() {
+        let status = ProviderError::Status {
+            code: 503,
+            message: "busy".into(),
+            api_code: None,
+            retry_after_ms: None,
+        };
+        assert_eq!(failure_kind(&status).as_deref(), Some("status_503"));
+        assert_eq!(
+            failure_kind(&ProviderError::Timeout("read")).as_deref(),
+            Some("timeout")
+        );
+        for ours in [
+            ProviderError::Busy { cap: 8 },
+            ProviderError::Cancelled,
+            ProviderError::Unknown("x".into()),
+        ] {
+            assert_eq!(failure_kind(&ours), None, "{ours}");
+        }
     }
 
     #[test]

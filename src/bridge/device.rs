@@ -144,30 +144,45 @@ impl Identity {
     }
 }
 
+/// The identity held by the file at `path` (its text `text`) and its `createdAtMs`; an
+/// inconsistent file is an error naming the file.
+fn parse(path: &Path, text: &str) -> Result<(Identity, Option<u64>), String> {
+    let bad = |why: &str| {
+        format!(
+            "{}: {why} (delete it to create a new device)",
+            path.display()
+        )
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+    let seed = v["seed"]
+        .as_str()
+        .and_then(ids::base64_decode)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| bad("no 32-byte seed"))?;
+    let me = Identity::from_seed(seed);
+    if v["deviceId"].as_str() != Some(me.id.as_str()) {
+        return Err(bad("deviceId does not match the key"));
+    }
+    Ok((me, v["createdAtMs"].as_u64()))
+}
+
+/// The identity in `dir` and when it was created, if the file exists; never creates one (for
+/// reports such as `edge.identity.trust.status`).
+pub fn read(dir: &Path) -> Result<Option<(Identity, Option<u64>)>, String> {
+    let path = dir.join(FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&path, &text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// Reads the identity from `dir`, or creates it (mode 0600). A file that exists but does not
 /// hold a consistent key is an error, not silently replaced: a new key is a new device upstream.
 pub fn load_or_create(dir: &Path) -> Result<Identity, String> {
     let path = dir.join(FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let bad = |why: &str| {
-                format!(
-                    "{}: {why} (delete it to create a new device)",
-                    path.display()
-                )
-            };
-            let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-            let seed = v["seed"]
-                .as_str()
-                .and_then(ids::base64_decode)
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| bad("no 32-byte seed"))?;
-            let me = Identity::from_seed(seed);
-            if v["deviceId"].as_str() != Some(me.id.as_str()) {
-                return Err(bad("deviceId does not match the key"));
-            }
-            Ok(me)
-        }
+        Ok(text) => parse(&path, &text).map(|(me, _)| me),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let seed = ids::random_bytes::<32>();
             let me = Identity::from_seed(seed);
@@ -211,9 +226,16 @@ mod tests {
     fn created_once_private_and_verified_by_our_server() {
         let dir = std::env::temp_dir().join(format!("oce-bridge-dev-{}", ids::uuid_v4()));
         std::fs::create_dir_all(&dir).unwrap();
+        assert!(read(&dir).unwrap().is_none(), "read never creates");
         let a = load_or_create(&dir).unwrap();
         let b = load_or_create(&dir).unwrap();
         assert_eq!(a.id, b.id, "reused, not regenerated");
+        let (c, created) = read(&dir).unwrap().unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.public_key.as_str()),
+            (a.id.as_str(), a.public_key.as_str())
+        );
+        assert!(created.is_some());
         let mode = std::fs::metadata(dir.join(FILE))
             .unwrap()
             .permissions()

@@ -6,8 +6,14 @@
 //! `none` (every run ends with a clear "no model provider configured" error); `test-double` is a
 //! labelled stand-in for tests and load benchmarks only.
 //!
+//! `[agent.personas.<name>]` defines personas (a prompt and traits appended to the system
+//! prompt) and `[agent] persona` the default one; `edge.personality.profile` switches between
+//! them at run time (`agent::persona`).
+//!
 //! `[[pricing]]` entries price recorded token usage for `usage.cost` and `sessions.usage`; a model
 //! without an entry is reported with an unknown cost, never an invented one.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -56,6 +62,54 @@ pub struct AgentConfig {
     pub system_prompt: String,
     /// Whether a local primary may fall over to cloud providers.
     pub cloud_fallback: bool,
+    /// Personas from `[agent.personas.*]`, by name (at most `MAX_PERSONAS`).
+    pub personas: Vec<Persona>,
+    /// The persona applied when none was chosen at run time (`[agent] persona`).
+    pub persona: Option<String>,
+}
+
+/// Most personas a config may define.
+pub const MAX_PERSONAS: usize = 16;
+/// Longest persona prompt (bytes).
+pub const MAX_PERSONA_PROMPT_BYTES: usize = 4096;
+/// Most traits per persona, and the longest trait (bytes).
+pub const MAX_PERSONA_TRAITS: usize = 16;
+const MAX_TRAIT_BYTES: usize = 64;
+
+/// One `[agent.personas.<name>]`: text appended to the system prompt while it is active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persona {
+    /// Name (an agent-id-like word: 1-64 of `a-z 0-9 _ -`).
+    pub name: String,
+    /// Prompt text, appended to the system prompt after a blank line.
+    pub prompt: String,
+    /// Traits, appended as a `Traits: a, b` line when any are set.
+    pub traits: Vec<String>,
+}
+
+impl Persona {
+    /// The system prompt `base` with this persona applied: `base`, a blank line, the prompt,
+    /// and `Traits: …` on its own line when traits are set.
+    pub fn apply(&self, base: &str) -> String {
+        let mut s = String::with_capacity(base.len() + self.prompt.len() + 64);
+        s.push_str(base);
+        if !base.is_empty() {
+            s.push_str("\n\n");
+        }
+        s.push_str(&self.prompt);
+        if !self.traits.is_empty() {
+            s.push_str("\nTraits: ");
+            s.push_str(&self.traits.join(", "));
+        }
+        s
+    }
+}
+
+impl AgentConfig {
+    /// The persona named `name`, if the config defines it.
+    pub fn persona_named(&self, name: &str) -> Option<&Persona> {
+        self.personas.iter().find(|p| p.name == name)
+    }
 }
 
 /// System prompt when `[agent] system_prompt` is not set.
@@ -74,6 +128,8 @@ impl Default for AgentConfig {
             name: None,
             system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
             cloud_fallback: false,
+            personas: Vec::new(),
+            persona: None,
         }
     }
 }
@@ -112,6 +168,18 @@ pub(super) struct RawAgent {
     #[serde(default)]
     pub(super) fallbacks: Vec<String>,
     pub(super) cloud_fallback: Option<bool>,
+    persona: Option<String>,
+    #[serde(default)]
+    personas: BTreeMap<String, RawPersona>,
+}
+
+/// The raw `[agent.personas.<name>]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPersona {
+    prompt: String,
+    #[serde(default)]
+    traits: Vec<String>,
 }
 
 /// Checks the `[agent]` table.
@@ -192,6 +260,24 @@ pub(super) fn build_agent(raw: &RawAgent) -> Result<AgentConfig, ConfigError> {
         a.system_prompt = sp.clone();
     }
     a.cloud_fallback = raw.cloud_fallback.unwrap_or(false);
+    a.personas = build_personas(&raw.personas)?;
+    if let Some(name) = &raw.persona {
+        if a.persona_named(name).is_none() {
+            let defined: Vec<&str> = a.personas.iter().map(|p| p.name.as_str()).collect();
+            return Err(invalid(
+                "agent.persona",
+                format!(
+                    "unknown persona {name:?} (defined in [agent.personas]: {})",
+                    if defined.is_empty() {
+                        "none".to_string()
+                    } else {
+                        defined.join(", ")
+                    }
+                ),
+            ));
+        }
+        a.persona = Some(name.clone());
+    }
     if let Some(ms) = raw.test_delay_ms {
         if ms > 600_000 {
             return Err(invalid(
@@ -202,6 +288,56 @@ pub(super) fn build_agent(raw: &RawAgent) -> Result<AgentConfig, ConfigError> {
         a.test_delay_ms = ms;
     }
     Ok(a)
+}
+
+/// Checks `[agent.personas.*]`: names, prompt and trait sizes, counts.
+fn build_personas(raw: &BTreeMap<String, RawPersona>) -> Result<Vec<Persona>, ConfigError> {
+    if raw.len() > MAX_PERSONAS {
+        return Err(invalid(
+            "agent.personas",
+            format!("at most {MAX_PERSONAS} personas, got {}", raw.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, p) in raw {
+        let key = format!("agent.personas.{name}");
+        if !valid_id(name) {
+            return Err(invalid(
+                &key,
+                format!(
+                    "{name:?} is not a persona name (1-64 of a-z 0-9 _ -, starting with a letter or digit)"
+                ),
+            ));
+        }
+        let prompt = p.prompt.trim();
+        if prompt.is_empty() || prompt.len() > MAX_PERSONA_PROMPT_BYTES {
+            return Err(invalid(
+                &format!("{key}.prompt"),
+                format!(
+                    "must be 1-{MAX_PERSONA_PROMPT_BYTES} bytes, got {}",
+                    prompt.len()
+                ),
+            ));
+        }
+        if p.traits.len() > MAX_PERSONA_TRAITS
+            || p.traits
+                .iter()
+                .any(|t| t.trim().is_empty() || t.len() > MAX_TRAIT_BYTES)
+        {
+            return Err(invalid(
+                &format!("{key}.traits"),
+                format!(
+                    "at most {MAX_PERSONA_TRAITS} non-empty traits of at most {MAX_TRAIT_BYTES} bytes"
+                ),
+            ));
+        }
+        out.push(Persona {
+            name: name.clone(),
+            prompt: prompt.to_string(),
+            traits: p.traits.iter().map(|t| t.trim().to_string()).collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// Checks the `[[pricing]]` list (no negative or non-finite prices, no duplicate pairs).

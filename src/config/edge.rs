@@ -12,11 +12,21 @@
 //! command = ["/usr/local/bin/attest"]
 //! verifyCommand = ["/usr/local/bin/attest-verify"]
 //! timeoutSecs = 30
+//! [edge.finetune]
+//! command = ["/usr/local/bin/lora-train"]
+//! baseModel = "qwen2.5-0.5b-instruct"
+//! timeoutSecs = 21600
+//! [edge.voice]                       # transcription: the audio file's path is appended
+//! command = ["/usr/local/bin/whisper-cli", "-m", "/opt/ggml-base.en.bin"]
+//! timeoutSecs = 120
 //! ```
 //!
 //! Every command is an absolute program plus fixed arguments (no shell, no `PATH` search). With
 //! no `[edge.tts] command`, `OPENCLAW_RS_KITTENTTS_BIN` names the program (compatibility with
-//! the reference runtime); with no `[edge.attest] command`, `OPENCLAW_RS_ENCLAVE_ATTEST_BIN`.
+//! the reference runtime); with no `[edge.attest] command`, `OPENCLAW_RS_ENCLAVE_ATTEST_BIN`;
+//! with no `[edge.finetune] command`, `OPENCLAW_RS_LORA_TRAINER_BIN`. One transcriber serves
+//! `edge.voice.transcribe` and Telegram voice notes: `[edge.voice] command`, else
+//! `channels.telegram.transcribeCommand` (and Telegram uses `[edge.voice]` when it has none).
 //! The child's environment is `PATH=edge::EXEC_PATH` plus the `envAllow` variables that are set.
 
 use serde::Deserialize;
@@ -27,6 +37,8 @@ use super::{ConfigError, invalid};
 pub const KITTENTTS_ENV: &str = "OPENCLAW_RS_KITTENTTS_BIN";
 /// Variable naming the attestation program when `[edge.attest] command` is absent.
 pub const ATTEST_ENV: &str = "OPENCLAW_RS_ENCLAVE_ATTEST_BIN";
+/// Variable naming the fine-tune trainer when `[edge.finetune] command` is absent.
+pub const TRAINER_ENV: &str = "OPENCLAW_RS_LORA_TRAINER_BIN";
 /// Most variables `envAllow` may name.
 pub const MAX_ENV_ALLOW: usize = 32;
 /// Audio formats a TTS program may be asked for.
@@ -63,6 +75,15 @@ pub struct AttestConfig {
     pub verify: Option<ExternalCommand>,
 }
 
+/// `[edge.finetune]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinetuneConfig {
+    /// The trainer, if any.
+    pub command: Option<ExternalCommand>,
+    /// `--model` when a run names none.
+    pub base_model: Option<String>,
+}
+
 /// Checked `[edge]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeConfig {
@@ -72,6 +93,10 @@ pub struct EdgeConfig {
     pub tts: TtsConfig,
     /// Attestation.
     pub attest: AttestConfig,
+    /// Fine-tuning.
+    pub finetune: FinetuneConfig,
+    /// The transcriber (`[edge.voice]`, else `channels.telegram.transcribeCommand`).
+    pub voice: Option<ExternalCommand>,
 }
 
 impl Default for EdgeConfig {
@@ -87,6 +112,11 @@ impl Default for EdgeConfig {
                 command: None,
                 verify: None,
             },
+            finetune: FinetuneConfig {
+                command: None,
+                base_model: None,
+            },
+            voice: None,
         }
     }
 }
@@ -105,6 +135,9 @@ impl EdgeConfig {
             "tts": {"command": cmd(&self.tts.command), "voice": self.tts.voice,
                     "format": self.tts.format},
             "attest": {"command": cmd(&self.attest.command), "verify": cmd(&self.attest.verify)},
+            "finetune": {"command": cmd(&self.finetune.command),
+                         "baseModel": self.finetune.base_model},
+            "voice": {"command": cmd(&self.voice)},
         })
     }
 }
@@ -117,6 +150,25 @@ pub(super) struct RawEdge {
     tts: RawTts,
     #[serde(default)]
     attest: RawAttest,
+    #[serde(default)]
+    finetune: RawFinetune,
+    #[serde(default)]
+    voice: RawVoice,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawFinetune {
+    command: Option<Vec<String>>,
+    base_model: Option<String>,
+    timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawVoice {
+    command: Option<Vec<String>>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -180,10 +232,12 @@ fn command(
     }))
 }
 
-/// Checks `[edge]`.
+/// Checks `[edge]`. `telegram` is `channels.telegram`'s transcriber (argv, timeout), the
+/// fallback of `[edge.voice]`.
 pub(super) fn build_edge(
     raw: &RawEdge,
     env: &dyn Fn(&str) -> Option<String>,
+    telegram: (&[String], u64),
 ) -> Result<EdgeConfig, ConfigError> {
     let d = EdgeConfig::default();
     let env_allow = raw.env_allow.clone().unwrap_or(d.env_allow);
@@ -244,9 +298,47 @@ pub(super) fn build_edge(
             env,
         )?,
     };
+    let base_model = raw.finetune.base_model.clone();
+    if base_model
+        .as_deref()
+        .is_some_and(|m| m.trim().is_empty() || m.len() > 256 || m.starts_with('-'))
+    {
+        return Err(invalid(
+            "edge.finetune.baseModel",
+            "must be 1-256 bytes and not start with '-'",
+        ));
+    }
+    let finetune = FinetuneConfig {
+        command: command(
+            ("edge.finetune.command", "edge.finetune.timeoutSecs"),
+            raw.finetune.command.as_ref(),
+            Some(TRAINER_ENV),
+            raw.finetune.timeout_secs,
+            6 * 3600,
+            env,
+        )?,
+        base_model,
+    };
+    let mut voice = command(
+        ("edge.voice.command", "edge.voice.timeoutSecs"),
+        raw.voice.command.as_ref(),
+        None,
+        raw.voice.timeout_secs,
+        telegram.1,
+        env,
+    )?;
+    if voice.is_none() && !telegram.0.is_empty() {
+        voice = Some(ExternalCommand {
+            argv: telegram.0.to_vec(),
+            source: "channels.telegram.transcribeCommand".into(),
+            timeout_secs: telegram.1,
+        });
+    }
     Ok(EdgeConfig {
         env_allow,
         tts,
         attest,
+        finetune,
+        voice,
     })
 }

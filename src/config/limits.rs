@@ -75,6 +75,10 @@ pub const DEFAULT_MAX_MESSAGES_PER_SESSION: usize = 1_000;
 pub const DEFAULT_MAX_CHAT_MESSAGE_BYTES: usize = 64 * 1024;
 /// Usage records kept for `usage.*` and `sessions.usage*`; the oldest are pruned past it.
 pub const DEFAULT_MAX_USAGE_ROWS: usize = 100_000;
+/// Newest runs per model whose call times `edge.router.plan` sorts for its latency percentiles;
+/// older runs in the window still count as calls but not in p50/p95 (the answer says
+/// `latencyMs.sampleCapped`).
+pub const DEFAULT_ROUTER_MAX_SAMPLES: usize = 200;
 /// Turns waiting across all sessions; past it → `UNAVAILABLE`, retryable.
 pub const DEFAULT_GLOBAL_QUEUE: usize = 64;
 /// Turns waiting behind one session's active run; past it → `UNAVAILABLE`, retryable.
@@ -248,6 +252,14 @@ pub const DEFAULT_TTS_MAX_TEXT_BYTES: usize = 4096;
 pub const DEFAULT_TTS_MAX_AUDIO_BYTES: usize = 8 * 1024 * 1024;
 /// Audio files kept in `<state_dir>/tts/`; the oldest go past it.
 pub const DEFAULT_TTS_FILES_KEPT: usize = 20;
+/// Training examples a fine-tune export takes at most (newest sessions first); the rest are
+/// counted as `skipped.overLimit`.
+pub const DEFAULT_FINETUNE_MAX_SAMPLES: usize = 2000;
+/// Bytes of JSONL a fine-tune export writes at most; the export stops there (`skipped.overLimit`).
+pub const DEFAULT_FINETUNE_MAX_DATASET_BYTES: usize = 8 * 1024 * 1024;
+/// Fine-tune run directories kept in `<state_dir>/finetune/`; the oldest finished go when a
+/// new run starts.
+pub const DEFAULT_FINETUNE_RUNS_KEPT: usize = 3;
 
 /// Every capacity of the runtime. See each `DEFAULT_*` constant for what happens at the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,6 +331,8 @@ pub struct Limits {
     pub max_chat_message_bytes: usize,
     /// Usage records kept (oldest pruned).
     pub max_usage_rows: usize,
+    /// Newest runs per model in `edge.router.plan`'s latency percentiles.
+    pub router_max_samples: usize,
     /// Turns queued across sessions; past it → `UNAVAILABLE` retryable.
     pub global_queue: usize,
     /// Turns queued per session; past it → `UNAVAILABLE` retryable.
@@ -469,6 +483,12 @@ pub struct Limits {
     pub tts_max_audio_bytes: usize,
     /// TTS audio files kept.
     pub tts_files_kept: usize,
+    /// Examples per fine-tune export.
+    pub finetune_max_samples: usize,
+    /// Bytes per fine-tune export.
+    pub finetune_max_dataset_bytes: usize,
+    /// Fine-tune run directories kept.
+    pub finetune_runs_kept: usize,
 }
 
 impl Default for Limits {
@@ -507,6 +527,7 @@ impl Default for Limits {
             max_messages_per_session: DEFAULT_MAX_MESSAGES_PER_SESSION,
             max_chat_message_bytes: DEFAULT_MAX_CHAT_MESSAGE_BYTES,
             max_usage_rows: DEFAULT_MAX_USAGE_ROWS,
+            router_max_samples: DEFAULT_ROUTER_MAX_SAMPLES,
             global_queue: DEFAULT_GLOBAL_QUEUE,
             session_queue: DEFAULT_SESSION_QUEUE,
             max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
@@ -582,6 +603,9 @@ impl Default for Limits {
             tts_max_text_bytes: DEFAULT_TTS_MAX_TEXT_BYTES,
             tts_max_audio_bytes: DEFAULT_TTS_MAX_AUDIO_BYTES,
             tts_files_kept: DEFAULT_TTS_FILES_KEPT,
+            finetune_max_samples: DEFAULT_FINETUNE_MAX_SAMPLES,
+            finetune_max_dataset_bytes: DEFAULT_FINETUNE_MAX_DATASET_BYTES,
+            finetune_runs_kept: DEFAULT_FINETUNE_RUNS_KEPT,
         }
     }
 }
@@ -608,6 +632,13 @@ impl Limits {
         at_least("tts_max_text_bytes", self.tts_max_text_bytes as u64, 16)?;
         at_least("tts_max_audio_bytes", self.tts_max_audio_bytes as u64, 1024)?;
         at_least("tts_files_kept", self.tts_files_kept as u64, 1)?;
+        at_least("finetune_max_samples", self.finetune_max_samples as u64, 1)?;
+        at_least(
+            "finetune_max_dataset_bytes",
+            self.finetune_max_dataset_bytes as u64,
+            4096,
+        )?;
+        at_least("finetune_runs_kept", self.finetune_runs_kept as u64, 1)?;
         at_least(
             "max_preauth_frame_bytes",
             self.max_preauth_frame_bytes as u64,
@@ -662,6 +693,7 @@ impl Limits {
             256,
         )?;
         at_least("max_usage_rows", self.max_usage_rows as u64, 100)?;
+        at_least("router_max_samples", self.router_max_samples as u64, 1)?;
         at_least("global_queue", self.global_queue as u64, 1)?;
         at_least("session_queue", self.session_queue as u64, 1)?;
         at_least("max_concurrent_runs", self.max_concurrent_runs as u64, 1)?;

@@ -433,9 +433,23 @@ impl Config {
         let defender = defender::build_defender(file.defender, &state_dir, &expand)?;
         let runtime_mode = bridge::parse_mode(file.gateway.runtime_mode.as_deref())?;
         let bridge = bridge::build_bridge(file.bridge.as_ref(), runtime_mode, &expand)?;
-        let telegram = telegram::build_telegram(&file.channels, env, &expand)?;
+        let mut telegram = telegram::build_telegram(&file.channels, env, &expand)?;
         let memory = memory::build_memory(&file.memory, &mut models, env)?;
-        let edge = edge::build_edge(&file.edge, env)?;
+        let edge = edge::build_edge(
+            &file.edge,
+            env,
+            (
+                &telegram.transcribe_command,
+                telegram.transcribe_timeout_secs,
+            ),
+        )?;
+        // One transcriber: Telegram voice notes use `[edge.voice]` when they have none.
+        if telegram.transcribe_command.is_empty()
+            && let Some(v) = &edge.voice
+        {
+            telegram.transcribe_command = v.argv.clone();
+            telegram.transcribe_timeout_secs = v.timeout_secs;
+        }
         let mesh = mesh::build_mesh(&file.mesh, limits.mesh_max_peers, &expand)?;
         // Catalog prices (`models = [{ cost = {...} }]`) price usage too, unless `[[pricing]]`
         // already lists the pair (an explicit entry wins).
@@ -515,6 +529,10 @@ impl Config {
                 "model": self.models.candidates.first().map(|c| c.to_string()),
                 "fallbacks": self.models.candidates.iter().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
                 "cloud_fallback": self.agent.cloud_fallback,
+                "persona": self.agent.persona,
+                "personas": self.agent.personas.iter().map(|p| (p.name.clone(), serde_json::json!({
+                    "prompt": p.prompt, "traits": p.traits,
+                }))).collect::<serde_json::Map<_, _>>(),
             },
             "models": self.models.to_public_json(),
             "tools": self.tools.to_public_json(),

@@ -64,7 +64,21 @@ pub fn config_schema(now_ms: u64) -> Value {
                         "system_prompt": {"type": "string", "maxLength": 16384},
                         "model": {"type": "string", "description": "primary model, provider/model"},
                         "fallbacks": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
-                        "cloud_fallback": {"type": "boolean", "default": false, "description": "may a local primary fall over to a cloud provider"}
+                        "cloud_fallback": {"type": "boolean", "default": false, "description": "may a local primary fall over to a cloud provider"},
+                        "persona": {"type": "string", "description": "default persona, a name in agent.personas (edge.personality.profile switches at run time)"},
+                        "personas": {
+                            "type": "object",
+                            "maxProperties": super::agent::MAX_PERSONAS,
+                            "additionalProperties": {
+                                "type": "object",
+                                "additionalProperties": false,
+                                "required": ["prompt"],
+                                "properties": {
+                                    "prompt": {"type": "string", "minLength": 1, "maxLength": super::agent::MAX_PERSONA_PROMPT_BYTES, "description": "appended to the system prompt after a blank line"},
+                                    "traits": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": super::agent::MAX_PERSONA_TRAITS, "description": "appended as a \"Traits: a, b\" line"}
+                                }
+                            }
+                        }
                     }
                 },
                 "models": models_schema(),

@@ -156,3 +156,49 @@ fn expand_env_handles_text_around_reference() {
     assert!(expand_env("k", "${A", &env).is_err());
     assert!(expand_env("k", "${A-B}", &env).is_err());
 }
+
+#[test]
+fn one_transcriber_serves_edge_voice_and_telegram_and_the_trainer_has_its_variable() {
+    let tg = "[channels.telegram]\ntranscribeCommand = [\"/usr/bin/whisper\", \"-q\"]\n\
+              transcribeTimeoutSecs = 30\n";
+    let c = load_text(tg, &[]).unwrap();
+    let v = c.edge.voice.as_ref().unwrap();
+    assert_eq!(v.argv, ["/usr/bin/whisper", "-q"]);
+    assert_eq!(
+        (v.source.as_str(), v.timeout_secs),
+        ("channels.telegram.transcribeCommand", 30)
+    );
+    let c = load_text(
+        "[edge.voice]\ncommand = [\"/opt/stt\"]\ntimeoutSecs = 9\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.telegram.transcribe_command, ["/opt/stt"]);
+    assert_eq!(c.telegram.transcribe_timeout_secs, 9);
+    let c = load_text("", &[]).unwrap();
+    assert!(c.edge.voice.is_none() && c.telegram.transcribe_command.is_empty());
+    let c = load_text("", &[(edge::TRAINER_ENV, "/opt/train")]).unwrap();
+    let t = c.edge.finetune.command.unwrap();
+    assert_eq!(
+        (t.argv, t.source, t.timeout_secs),
+        (
+            vec!["/opt/train".to_string()],
+            format!("env:{}", edge::TRAINER_ENV),
+            6 * 3600
+        )
+    );
+    for (text, key) in [
+        ("[edge.voice]\ncommand = [\"stt\"]\n", "edge.voice.command"),
+        (
+            "[edge.finetune]\nbaseModel = \"-x\"\n",
+            "edge.finetune.baseModel",
+        ),
+        (
+            "[edge.finetune]\ntimeoutSecs = 0\n",
+            "edge.finetune.timeoutSecs",
+        ),
+    ] {
+        let e = load_text(text, &[]).unwrap_err().to_string();
+        assert!(e.contains(key), "{text}: {e}");
+    }
+}

@@ -23,11 +23,11 @@ use crate::config::edge::ExternalCommand;
 use crate::gateway::Ctx;
 use crate::store::edge_jobs::{self, Finish};
 
-/// Running jobs: the count and each one's cancel handle.
+/// Running jobs: the count and each one's kind and cancel handle.
 #[derive(Default)]
 pub struct Jobs {
     running: Cell<usize>,
-    cancels: RefCell<HashMap<String, smol::channel::Sender<()>>>,
+    cancels: RefCell<HashMap<String, (String, smol::channel::Sender<()>)>>,
 }
 
 impl Jobs {
@@ -36,10 +36,19 @@ impl Jobs {
         self.running.get()
     }
 
+    /// The id of a running job of `kind`, if one runs.
+    pub fn running_of(&self, kind: &str) -> Option<String> {
+        self.cancels
+            .borrow()
+            .iter()
+            .find(|(_, (k, _))| k == kind)
+            .map(|(id, _)| id.clone())
+    }
+
     /// Cancels a running job; `false` when no job of that id runs here.
     pub fn cancel(&self, id: &str) -> bool {
         match self.cancels.borrow().get(id) {
-            Some(tx) => tx.try_send(()).is_ok() || tx.is_full(),
+            Some((_, tx)) => tx.try_send(()).is_ok() || tx.is_full(),
             None => false,
         }
     }
@@ -120,6 +129,7 @@ pub fn spec_for(ctx: &Ctx, cmd: &ExternalCommand, stdin: &Value) -> RunSpec {
         stdin: Some(stdin.to_string().into_bytes()),
         keep_tail: false,
         max_file_bytes: None,
+        lines: None,
     }
 }
 
@@ -147,6 +157,22 @@ pub async fn run_job(
     spec: RunSpec,
     judge: Judge,
 ) -> Result<Outcome, JobError> {
+    Ok(start(ctx, kind, request).await?.run(spec, judge).await)
+}
+
+/// A job whose row is stored and which counts against `edge_max_jobs`, its program not yet
+/// started: `run` it, or `fail` it when what it needs could not be prepared.
+pub struct Started<'a> {
+    /// Job id (`edge.jobs.get`).
+    pub id: String,
+    ctx: &'a Ctx,
+    cancel: smol::channel::Receiver<()>,
+    _running: Running<'a>,
+}
+
+/// Counts a job of `kind` as running and stores its row; refused at once (`Busy`) at
+/// `edge_max_jobs`.
+pub async fn start<'a>(ctx: &'a Ctx, kind: &str, request: Value) -> Result<Started<'a>, JobError> {
     let cap = ctx.config.limits.edge_max_jobs;
     if ctx.jobs.running.get() >= cap {
         return Err(JobError::Busy { cap });
@@ -155,8 +181,11 @@ pub async fn run_job(
     // Counted before the first await, so concurrent callers cannot both pass the check.
     ctx.jobs.running.set(ctx.jobs.running.get() + 1);
     let (tx, rx) = smol::channel::bounded::<()>(1);
-    ctx.jobs.cancels.borrow_mut().insert(id.clone(), tx);
-    let _running = Running {
+    ctx.jobs
+        .cancels
+        .borrow_mut()
+        .insert(id.clone(), (kind.to_string(), tx));
+    let running = Running {
         jobs: &ctx.jobs,
         id: id.clone(),
     };
@@ -170,45 +199,93 @@ pub async fn run_job(
         .write(move |db| edge_jobs::start(db, &jid, &k, &request, now, keep))
         .await
         .map_err(|e| JobError::Store(e.to_string()))?;
-    let timeout_secs = spec.timeout.as_secs();
-    let ran = smol::future::or(async { Some(super::run(spec).await) }, async {
-        let _ = rx.recv().await;
-        None
+    Ok(Started {
+        id,
+        ctx,
+        cancel: rx,
+        _running: running,
     })
-    .await;
-    let log = ctx.config.limits.edge_job_log_bytes;
-    let verdict = match &ran {
-        Some(Ok(out)) if !out.timed_out && out.code == Some(0) => {
-            let out = out.clone();
-            Some(
-                ctx.pool
-                    .run(move || judge(&out))
-                    .await
-                    .map_err(|e| format!("could not check the output: {e}"))
-                    .and_then(|r| r),
-            )
-        }
-        _ => None,
-    };
-    let finish = judge_run(ran, verdict, timeout_secs, log);
-    let outcome = Outcome {
-        id: id.clone(),
-        status: finish.status,
-        result: finish.result.clone(),
-        error: finish.error.clone(),
-    };
-    let jid = id.clone();
-    let stored = ctx
-        .store
-        .write(move |db| edge_jobs::finish(db, &jid, &finish, crate::clock::now_ms()))
-        .await;
-    if let Err(e) = stored {
-        log::warn!(
-            "edge: job {id} ended {} but its row could not be updated: {e}",
-            outcome.status
-        );
+}
+
+impl Started<'_> {
+    /// Runs the program and finishes the row with what `judge` makes of it.
+    pub async fn run(self, spec: RunSpec, judge: Judge) -> Outcome {
+        self.run_alongside(spec, judge, async {}).await
     }
-    Ok(outcome)
+
+    /// `run`, with `alongside` (e.g. a reader of `RunSpec::lines`) driven next to the program
+    /// and awaited before the row is finished (dropped if the job is cancelled).
+    pub async fn run_alongside(
+        self,
+        spec: RunSpec,
+        judge: Judge,
+        alongside: impl std::future::Future<Output = ()>,
+    ) -> Outcome {
+        let ctx = self.ctx;
+        let timeout_secs = spec.timeout.as_secs();
+        let rx = self.cancel.clone();
+        let ran = smol::future::or(
+            async { Some(smol::future::zip(super::run(spec), alongside).await.0) },
+            async {
+                let _ = rx.recv().await;
+                None
+            },
+        )
+        .await;
+        let verdict = match &ran {
+            Some(Ok(out)) if !out.timed_out && out.code == Some(0) => {
+                let out = out.clone();
+                Some(
+                    ctx.pool
+                        .run(move || judge(&out))
+                        .await
+                        .map_err(|e| format!("could not check the output: {e}"))
+                        .and_then(|r| r),
+                )
+            }
+            _ => None,
+        };
+        let finish = judge_run(
+            ran,
+            verdict,
+            timeout_secs,
+            ctx.config.limits.edge_job_log_bytes,
+        );
+        self.finish(finish).await
+    }
+
+    /// Finishes the row `failed` with `error`, without running anything.
+    pub async fn fail(self, error: String) -> Outcome {
+        self.finish(Finish {
+            status: "failed",
+            error: Some(error),
+            ..Finish::default()
+        })
+        .await
+    }
+
+    async fn finish(self, finish: Finish) -> Outcome {
+        let outcome = Outcome {
+            id: self.id.clone(),
+            status: finish.status,
+            result: finish.result.clone(),
+            error: finish.error.clone(),
+        };
+        let jid = self.id.clone();
+        let stored = self
+            .ctx
+            .store
+            .write(move |db| edge_jobs::finish(db, &jid, &finish, crate::clock::now_ms()))
+            .await;
+        if let Err(e) = stored {
+            log::warn!(
+                "edge: job {} ended {} but its row could not be updated: {e}",
+                self.id,
+                outcome.status
+            );
+        }
+        outcome
+    }
 }
 
 /// Turns a run (or a cancellation: `None`) and the judge's verdict on a clean exit into the

@@ -17,6 +17,7 @@
 //! the `exec` tool's decision; `run` itself runs what it is given. Only `edge/` spawns processes.
 
 pub mod audio;
+pub mod finetune;
 pub mod host;
 pub mod jobs;
 pub mod tts;
@@ -55,7 +56,14 @@ pub struct RunSpec {
     /// `RLIMIT_FSIZE` of the child: the largest file it may write (a write past it fails with
     /// `EFBIG` / `SIGXFSZ`). `None`: unchanged.
     pub max_file_bytes: Option<u64>,
+    /// Receives each stdout line as it arrives (without its newline, at most `MAX_LINE_BYTES`
+    /// of it, lossy UTF-8), for progress reports. Sent with `try_send`: a line that finds the
+    /// channel full is dropped, so a slow reader never stalls the child.
+    pub lines: Option<smol::channel::Sender<String>>,
 }
+
+/// Longest stdout line passed to `RunSpec::lines` (the rest of the line is dropped).
+pub const MAX_LINE_BYTES: usize = 1024;
 
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +190,7 @@ pub async fn run(spec: RunSpec) -> Result<RunOutput, EdgeError> {
     let stdin = child.stdin.take();
     let cap = spec.max_output_bytes;
     let mut out = Capture::new(spec.keep_tail);
+    out.lines = spec.lines.clone().map(|tx| (tx, Vec::new()));
     let mut err = Capture::new(spec.keep_tail);
     let input = spec.stdin.as_deref().unwrap_or_default();
 
@@ -241,6 +250,8 @@ struct Capture {
     bytes: Vec<u8>,
     truncated: bool,
     keep_tail: bool,
+    /// Where complete lines go, and the line being read.
+    lines: Option<(smol::channel::Sender<String>, Vec<u8>)>,
 }
 
 impl Capture {
@@ -258,6 +269,39 @@ impl Capture {
             bytes: Vec::new(),
             truncated: false,
             keep_tail,
+            lines: None,
+        }
+    }
+
+    /// Passes the complete lines in `chunk` on (see `RunSpec::lines`); at the end of the
+    /// stream (`chunk` empty) a last unterminated line too.
+    fn split_lines(&mut self, chunk: &[u8]) {
+        let Some((tx, line)) = &mut self.lines else {
+            return;
+        };
+        let send = |line: &mut Vec<u8>| {
+            let text = String::from_utf8_lossy(line)
+                .trim_end_matches('\r')
+                .to_string();
+            let _ = tx.try_send(text);
+            line.clear();
+        };
+        if chunk.is_empty() {
+            if !line.is_empty() {
+                send(line);
+            }
+            return;
+        }
+        for part in chunk.split_inclusive(|b| *b == b'\n') {
+            let (body, ends) = match part.split_last() {
+                Some((b'\n', body)) => (body, true),
+                _ => (part, false),
+            };
+            let room = MAX_LINE_BYTES.saturating_sub(line.len());
+            line.extend_from_slice(&body[..body.len().min(room)]);
+            if ends {
+                send(line);
+            }
         }
     }
 
@@ -273,6 +317,7 @@ impl Capture {
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         loop {
             let n = pipe.read(&mut chunk).await?;
+            self.split_lines(&chunk[..n]);
             if n == 0 {
                 self.trim(cap);
                 return Ok(());
@@ -507,6 +552,7 @@ mod tests {
             stdin: None,
             keep_tail: false,
             max_file_bytes: None,
+            lines: None,
         }
     }
 
@@ -541,6 +587,27 @@ mod tests {
         let o = smol::block_on(run(spec("/bin/sh", &["-c", "echo oops >&2; exit 3"]))).unwrap();
         assert_eq!(o.code, Some(3));
         assert_eq!(o.stderr, "oops\n");
+    }
+
+    #[test]
+    fn stdout_lines_are_passed_on_cut_and_the_last_unterminated_one_too() {
+        let (tx, rx) = smol::channel::bounded(8);
+        let mut s = spec(
+            "/bin/sh",
+            &[
+                "-c",
+                "printf 'one\\ntwo\\r\\n'; head -c 3000 /dev/zero | tr '\\0' x; printf '\\nend'",
+            ],
+        );
+        s.lines = Some(tx);
+        let o = smol::block_on(run(s)).unwrap();
+        assert_eq!(o.code, Some(0));
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!((got[0].as_str(), got[1].as_str()), ("one", "two"));
+        assert_eq!(got[2], "x".repeat(MAX_LINE_BYTES));
+        assert_eq!(got[3], "end");
+        assert!(rx.is_closed() || rx.is_empty());
     }
 
     #[test]

@@ -40,12 +40,31 @@ pub enum Method {
     EdgeEnclaveStatus,
     /// `edge.enclave.prove`: a statement quoted by the attestation program, verified or not.
     EdgeEnclaveProve,
+    /// `edge.router.plan`: which configured model to use, from measured calls, errors, latency
+    /// and the configured prices.
+    EdgeRouterPlan,
+    /// `edge.personality.profile`: the active persona (get; set with `operator.write`).
+    EdgePersonalityProfile,
+    /// `edge.identity.trust.status`: this device, paired and pending devices, peers.
+    EdgeIdentityTrustStatus,
+    /// `edge.handoff.plan`: where a session could move, with its peers probed now (plan only).
+    EdgeHandoffPlan,
     /// `edge.jobs.list`: external-program jobs, newest first (edge extension).
     EdgeJobsList,
     /// `edge.jobs.get`: one job (edge extension).
     EdgeJobsGet,
     /// `edge.jobs.cancel`: kill a running job (edge extension).
     EdgeJobsCancel,
+    /// `edge.finetune.run`: plan (dry run) or start a fine-tune on the stored transcripts.
+    EdgeFinetuneRun,
+    /// `edge.finetune.status`: the trainer, the running job and recent jobs.
+    EdgeFinetuneStatus,
+    /// `edge.finetune.job.get`: one fine-tune job with its progress.
+    EdgeFinetuneJobGet,
+    /// `edge.finetune.cancel`: kill a running fine-tune.
+    EdgeFinetuneCancel,
+    /// `edge.voice.transcribe`: audio to text through the configured transcriber.
+    EdgeVoiceTranscribe,
     /// `tts.status`: text-to-speech state.
     TtsStatus,
     /// `tts.providers`: the text-to-speech providers (the external program).
@@ -202,9 +221,27 @@ const NAMES: &[(Method, &str, &str)] = &[
     ),
     (Method::EdgeEnclaveStatus, "edge.enclave.status", READ),
     (Method::EdgeEnclaveProve, "edge.enclave.prove", WRITE),
+    (Method::EdgeRouterPlan, "edge.router.plan", READ),
+    // Reading the persona needs read; setting it (`profile` given) checks write in the handler.
+    (
+        Method::EdgePersonalityProfile,
+        "edge.personality.profile",
+        READ,
+    ),
+    (
+        Method::EdgeIdentityTrustStatus,
+        "edge.identity.trust.status",
+        READ,
+    ),
+    (Method::EdgeHandoffPlan, "edge.handoff.plan", READ),
     (Method::EdgeJobsList, "edge.jobs.list", READ),
     (Method::EdgeJobsGet, "edge.jobs.get", READ),
     (Method::EdgeJobsCancel, "edge.jobs.cancel", WRITE),
+    (Method::EdgeFinetuneRun, "edge.finetune.run", WRITE),
+    (Method::EdgeFinetuneStatus, "edge.finetune.status", READ),
+    (Method::EdgeFinetuneJobGet, "edge.finetune.job.get", READ),
+    (Method::EdgeFinetuneCancel, "edge.finetune.cancel", WRITE),
+    (Method::EdgeVoiceTranscribe, "edge.voice.transcribe", WRITE),
     (Method::TtsStatus, "tts.status", READ),
     (Method::TtsProviders, "tts.providers", READ),
     (Method::TtsEnable, "tts.enable", WRITE),
@@ -414,9 +451,27 @@ pub async fn call(
         }
         Method::EdgeEnclaveStatus => Box::pin(crate::rpc::edge::enclave_status(ctx, params)).await,
         Method::EdgeEnclaveProve => Box::pin(crate::rpc::edge::enclave_prove(ctx, params)).await,
+        Method::EdgeRouterPlan => Box::pin(crate::rpc::router::plan(ctx, params)).await,
+        Method::EdgePersonalityProfile => {
+            Box::pin(crate::rpc::edge_plan::personality_profile(
+                ctx, peer, params,
+            ))
+            .await
+        }
+        Method::EdgeIdentityTrustStatus => {
+            Box::pin(crate::rpc::edge_plan::identity_trust_status(ctx, params)).await
+        }
+        Method::EdgeHandoffPlan => Box::pin(crate::rpc::edge_plan::handoff_plan(ctx, params)).await,
         Method::EdgeJobsList => Box::pin(crate::rpc::tts::jobs_list(ctx, params)).await,
         Method::EdgeJobsGet => Box::pin(crate::rpc::tts::jobs_get(ctx, params)).await,
         Method::EdgeJobsCancel => Box::pin(crate::rpc::tts::jobs_cancel(ctx, params)).await,
+        Method::EdgeFinetuneRun => Box::pin(crate::rpc::finetune::run(ctx, params)).await,
+        Method::EdgeFinetuneStatus => Box::pin(crate::rpc::finetune::status(ctx, params)).await,
+        Method::EdgeFinetuneJobGet => Box::pin(crate::rpc::finetune::job_get(ctx, params)).await,
+        Method::EdgeFinetuneCancel => Box::pin(crate::rpc::finetune::cancel(ctx, params)).await,
+        Method::EdgeVoiceTranscribe => {
+            Box::pin(crate::rpc::edge::voice_transcribe(ctx, params)).await
+        }
         Method::TtsStatus => Box::pin(crate::rpc::tts::status(ctx, params)).await,
         Method::TtsProviders => Box::pin(crate::rpc::tts::providers(ctx, params)).await,
         Method::TtsEnable => Box::pin(crate::rpc::tts::set_enabled(ctx, params, true)).await,

@@ -165,6 +165,22 @@ pub async fn status(ctx: &Rc<Ctx>, timeout: Duration) -> Value {
     })
 }
 
+/// Probes the configured peer instances `which` (indexes into `[mesh] peers`) concurrently under
+/// one deadline, each exactly as `edge.mesh.status` does (slot, fresh signed connection,
+/// `health`); outcomes in `which` order. `edge.handoff.plan` uses it.
+pub async fn edge_peers(ctx: &Rc<Ctx>, which: &[usize], timeout: Duration) -> Vec<Outcome> {
+    let deadline = Instant::now() + timeout;
+    let tasks: Vec<_> = which
+        .iter()
+        .map(|&i| ctx.ex.spawn(probe_edge(Rc::clone(ctx), i, deadline)))
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await);
+    }
+    out
+}
+
 fn put_outcome(v: &mut Value, o: &Outcome) {
     v["status"] = json!(o.status.as_str());
     v["rttMs"] = json!(o.rtt_ms);

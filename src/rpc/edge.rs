@@ -1,8 +1,10 @@
-//! Edge methods that report what this box really has: `edge.acceleration.status` (CPU model and
-//! features, cores, memory, GPU/NPU device nodes) and `edge.enclave.status` (TPM, SEV guest, SGX
-//! and IMA availability). The facts come from `edge::host`, read on the blocking pool at each call.
-//! Other `edge.*` names are not advertised and answer "unknown method" until they can give real
-//! answers (see README "Edge methods").
+//! Edge methods on this box and its external programs: `edge.acceleration.status` (CPU model
+//! and features, cores, memory, GPU/NPU device nodes) and `edge.enclave.status` (TPM, SEV guest,
+//! SGX and IMA availability), read from `edge::host` on the blocking pool at each call;
+//! `edge.enclave.prove` (the attestation program and its verifier) and `edge.voice.transcribe`
+//! (the configured transcriber), both run as edge jobs. The fine-tune is `rpc::finetune`, the
+//! plans `rpc::router` and `rpc::edge_plan`; names of the reference runtime's edge list that
+//! could only give made-up answers are not advertised (README "Edge methods").
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -204,4 +206,132 @@ pub async fn enclave_prove(ctx: &Ctx, params: Option<Value>) -> Result<Value, Rp
     out["jobId"] = json!(id);
     out["quoteJobId"] = json!(made.id);
     Ok(out)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TranscribeParams {
+    #[serde(alias = "audio")]
+    audio_base64: Option<String>,
+    #[serde(alias = "path")]
+    audio_path: Option<String>,
+}
+
+/// Directories under the state dir whose audio `edge.voice.transcribe {audioPath}` may read.
+const TRANSCRIBE_DIRS: [&str; 2] = ["tts", "media"];
+
+/// The audio of `audioPath` (a file in one of `TRANSCRIBE_DIRS`) or `audioBase64` (written to
+/// `<state_dir>/media/` for the run; the returned flag says to delete it after), checked to be
+/// audio no larger than `max`.
+fn transcribe_input(
+    state_dir: &std::path::Path,
+    p: TranscribeParams,
+    max: usize,
+) -> Result<(std::path::PathBuf, crate::edge::audio::Audio, u64, bool), String> {
+    use std::io::Read;
+    match (p.audio_base64, p.audio_path) {
+        (Some(b64), None) => {
+            let bytes =
+                crate::ids::base64_decode(b64.trim()).ok_or("audioBase64 is not valid base64")?;
+            if bytes.len() > max {
+                return Err(format!("the audio is {} bytes; at most {max}", bytes.len()));
+            }
+            let a = crate::edge::audio::sniff(&bytes).ok_or("audioBase64 is not audio")?;
+            let a = crate::edge::audio::check(
+                a.format,
+                &bytes[..bytes.len().min(64)],
+                bytes.len() as u64,
+            )?;
+            let dir = state_dir.join("media");
+            let path = dir.join(format!(
+                "transcribe-{}.{}",
+                crate::ids::hex(&crate::ids::random_bytes::<6>()),
+                a.format
+            ));
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(&path, &bytes))
+                .map_err(|e| format!("cannot store the audio: {e}"))?;
+            Ok((path, a, bytes.len() as u64, true))
+        }
+        (None, Some(path)) => {
+            let real =
+                std::fs::canonicalize(&path).map_err(|e| format!("audioPath {path:?}: {e}"))?;
+            let allowed = TRANSCRIBE_DIRS.iter().any(|d| {
+                std::fs::canonicalize(state_dir.join(d)).is_ok_and(|dir| real.starts_with(dir))
+            });
+            if !allowed {
+                return Err(format!(
+                    "audioPath must be a file under <state_dir>/{} (e.g. a tts.convert output)",
+                    TRANSCRIBE_DIRS.join(" or <state_dir>/")
+                ));
+            }
+            let mut f = std::fs::File::open(&real).map_err(|e| format!("audioPath: {e}"))?;
+            let len = f.metadata().map_err(|e| format!("audioPath: {e}"))?.len();
+            if len > max as u64 {
+                return Err(format!("the audio is {len} bytes; at most {max}"));
+            }
+            let mut head = [0u8; 64];
+            let n = f.read(&mut head).map_err(|e| format!("audioPath: {e}"))?;
+            let a = crate::edge::audio::sniff(&head[..n])
+                .ok_or_else(|| format!("{path} is not audio"))?;
+            let a = crate::edge::audio::check(a.format, &head[..n], len)?;
+            Ok((real, a, len, false))
+        }
+        _ => Err("give exactly one of audioBase64 and audioPath".into()),
+    }
+}
+
+/// `edge.voice.transcribe {audioBase64 | audioPath}` → `{text, truncated, jobId, audio,
+/// transcriber}`: the configured transcriber (`[edge.voice] command`, else
+/// `channels.telegram.transcribeCommand`) run as an edge job with the audio file's path as its
+/// last argument; its stdout is the text. No transcriber: `UNAVAILABLE`, never a made-up text.
+pub async fn voice_transcribe(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
+    let p: TranscribeParams = parse_params("edge.voice.transcribe", params)?;
+    let Some(cmd) = ctx.config.edge.voice.clone() else {
+        return Err(RpcError::Unavailable(
+            "no transcriber is configured (set [edge.voice] command or \
+             channels.telegram.transcribeCommand)"
+                .into(),
+        ));
+    };
+    let (dir, max) = (
+        ctx.config.state_dir.clone(),
+        ctx.config.limits.telegram_max_file_bytes,
+    );
+    let (path, audio, bytes, temporary) = ctx
+        .pool
+        .run(move || transcribe_input(&dir, p, max))
+        .await?
+        .map_err(|e| RpcError::InvalidRequest(format!("edge.voice.transcribe: {e}")))?;
+    let mut spec = crate::edge::jobs::spec_for(ctx, &cmd, &Value::Null);
+    spec.stdin = None;
+    spec.args.push(path.display().to_string());
+    let judge: crate::edge::jobs::Judge = Box::new(|out| {
+        let text = out.stdout.trim();
+        if text.is_empty() {
+            return Err("the transcriber printed no text".into());
+        }
+        Ok(json!({"text": text, "truncated": out.truncated}))
+    });
+    let request = json!({"audioPath": path.display().to_string(), "format": audio.format,
+                         "bytes": bytes});
+    let made = crate::edge::jobs::run_job(ctx, "transcribe", request, spec, judge).await;
+    if temporary {
+        let _ = ctx.pool.run(move || std::fs::remove_file(path)).await;
+    }
+    let made = made.map_err(|e| RpcError::Unavailable(e.to_string()))?;
+    match (made.status, made.result) {
+        ("succeeded", Some(mut r)) => {
+            r["jobId"] = json!(made.id);
+            r["audio"] = json!({"format": audio.format, "mimeType": audio.mime, "bytes": bytes,
+                                "durationMs": audio.duration_ms});
+            r["transcriber"] = json!(cmd.source);
+            Ok(r)
+        }
+        (status, _) => Err(RpcError::Unavailable(format!(
+            "transcription failed (job {}, {status}): {}",
+            made.id,
+            made.error.unwrap_or_default()
+        ))),
+    }
 }

@@ -86,13 +86,15 @@ const BY_SESSION: [&str; 2] = ["session_key", SESSION_ORDER];
 const SESSION_ORDER: &str =
     "sum(sum(input_tokens) + sum(output_tokens)) OVER (PARTITION BY session_key) DESC, 1";
 
-/// The one query this module adds: token sums per `(key, provider, model)` under `f`.
+/// The one query this module adds: token sums per `(key, provider, model)` under `f` (failed
+/// model calls, rows with an `error_kind`, are not usage).
 fn scan(db: &Db, f: &Filter, [key, order]: [&str; 2]) -> Result<Vec<Row>, StoreError> {
     let sql = format!(
         "SELECT {key}, provider, model, count(*), sum(input_tokens), sum(output_tokens), \
          sum(cache_read_tokens), sum(cache_write_tokens), max(ts) FROM usage \
          WHERE ts >= ?1 AND (?2 = 0 OR ts < ?2) AND (?3 IS NULL OR session_key = ?3) \
-         AND (?4 IS NULL OR agent_id = ?4) GROUP BY 1, 2, 3 ORDER BY {order}, 2, 3 LIMIT ?5"
+         AND (?4 IS NULL OR agent_id = ?4) AND error_kind IS NULL \
+         GROUP BY 1, 2, 3 ORDER BY {order}, 2, 3 LIMIT ?5"
     );
     let mut stmt = db.conn.prepare_cached(&sql)?;
     let (since, until) = (f.since as i64, f.until as i64);
@@ -750,6 +752,12 @@ mod tests {
                 rec(d1 + 2, "agent:main:x", "local", "llama", 400),
                 rec(d2 + 3, "agent:main:b", "local", "llama", 100),
                 rec(d2 + 4, "agent:ops:c", "openai", "gpt", 10),
+                // A failed model call is not usage: no answer below changes because of it.
+                UsageRecord {
+                    error_kind: Some("status_503".into()),
+                    duration_ms: 40,
+                    ..rec(d2 + 5, "agent:main:x", "openai", "gpt", 0)
+                },
             ] {
                 store.write(move |db| record(db, &r)).await.unwrap();
             }

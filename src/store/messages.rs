@@ -175,6 +175,18 @@ pub fn count(db: &Db, key: &str, session_id: &str) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
+/// `(messages, body bytes, newest message time)` of `key` for `session_id`: the transcript a
+/// handoff would move (bounded by the per-session cap).
+pub fn size(db: &Db, key: &str, session_id: &str) -> Result<(u64, u64, Option<u64>), StoreError> {
+    let (n, bytes, last): (i64, i64, Option<i64>) = db.conn.query_row(
+        "SELECT count(*), coalesce(sum(length(CAST(body AS BLOB))), 0), max(ts) FROM messages \
+         WHERE session_key = ?1 AND session_id = ?2",
+        params![key, session_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok((n as u64, bytes as u64, last.map(|t| t as u64)))
+}
+
 /// Keeps the newest `max_lines` messages of `key` (all session ids); returns how many were removed.
 pub fn compact(db: &Db, key: &str, max_lines: u64) -> Result<u64, StoreError> {
     let removed = db.conn.execute(

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// Schema version this binary writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `PRAGMA application_id` of our files ("OCED"), so a foreign SQLite file is never migrated.
 pub const APPLICATION_ID: i64 = 0x4F43_4544;
@@ -26,7 +26,7 @@ pub const APPLICATION_ID: i64 = 0x4F43_4544;
 pub const DB_FILE: &str = "openclaw-edge.db";
 
 /// Migration `n` (index `n - 1`) takes a version `n - 1` database to version `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = "
 CREATE TABLE sessions (
@@ -229,6 +229,18 @@ CREATE TABLE mesh_device_tokens (
 ) WITHOUT ROWID;
 ";
 
+/// Version 7: what `edge.router.plan` measures. A failed model call is a `usage` row with its
+/// `error_kind` set, zero tokens and that call's `duration_ms` (token aggregates skip such rows);
+/// a run's usage row carries `call_ms` / `call_count`, the time spent in the successful model
+/// calls of the recorded model and how many there were. Rows from before have neither (they are
+/// left out of the router's figures). An index per model serves the router's window scans.
+const V7: &str = "
+ALTER TABLE usage ADD COLUMN error_kind TEXT;
+ALTER TABLE usage ADD COLUMN call_ms INTEGER;
+ALTER TABLE usage ADD COLUMN call_count INTEGER;
+CREATE INDEX usage_by_model ON usage (provider, model, ts);
+";
+
 /// Opens (creating if missing) and migrates the database; see the module doc for refusals.
 pub fn open(path: &Path, cache_kib: usize) -> Result<Connection, StoreError> {
     let existed = path.exists()
@@ -408,6 +420,38 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("sessions_by_updated_key"), "{plan}");
+    }
+
+    #[test]
+    fn version_six_usage_rows_survive_the_upgrade_as_unmeasured_usage() {
+        let p = tmp("v6");
+        let c = Connection::open(&p).unwrap();
+        let upto6: String = MIGRATIONS[..6].concat();
+        c.execute_batch(&format!(
+            "BEGIN; {upto6} PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=6; COMMIT;"
+        ))
+        .unwrap();
+        c.execute(
+            "INSERT INTO usage (ts, session_key, session_id, agent_id, provider, model, \
+             input_tokens, output_tokens) VALUES (1, 'k', 's', 'main', 'p', 'm', 10, 5)",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let c = open(&p, 256).unwrap();
+        assert_eq!(read_header(&c).unwrap().1, 7);
+        let row: (i64, Option<String>, Option<i64>) = c
+            .query_row(
+                "SELECT input_tokens, error_kind, call_count FROM usage",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (10, None, None),
+            "kept as usage, not as a measured call"
+        );
     }
 
     #[test]

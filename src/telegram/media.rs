@@ -152,6 +152,7 @@ async fn transcribe(ctx: &Ctx, tg: &Telegram, message_id: i64, audio: Vec<u8>) -
         stdin: None,
         keep_tail: false,
         max_file_bytes: None,
+        lines: None,
     };
     let out = crate::edge::run(spec).await;
     let p3 = path.clone();

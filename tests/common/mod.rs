@@ -395,3 +395,37 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Sends `text` to session `key` with `chat.send` and returns the run id (the run is started).
+pub fn chat_send(c: &mut Client, key: &str, text: &str) -> String {
+    let run = format!("run-{}", random_token());
+    let r = c
+        .call(
+            "chat.send",
+            Some(json!({"sessionKey": key, "message": text, "idempotencyKey": run})),
+        )
+        .unwrap();
+    assert_eq!(r["status"], "started", "{r}");
+    run
+}
+
+/// `chat_send`, then waits (`agent.wait`, 10 s) for the run to end `ok`.
+pub fn chat_turn(c: &mut Client, key: &str, text: &str) {
+    let run = chat_send(c, key, text);
+    let w = c
+        .call(
+            "agent.wait",
+            Some(json!({"runId": run, "timeoutMs": 10000})),
+        )
+        .unwrap();
+    assert_eq!(w["status"], "ok", "{w}");
+}
+
+/// The path of `tests/fixtures/edge/<name>` (fake external programs).
+pub fn edge_fixture(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/edge")
+        .join(name)
+        .display()
+        .to_string()
+}

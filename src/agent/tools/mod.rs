@@ -621,6 +621,7 @@ async fn exec(env: &ToolEnv, command: &str) -> Result<Done, String> {
         stdin: None,
         keep_tail: false,
         max_file_bytes: None,
+        lines: None,
     };
     let out = edge::run(spec).await.map_err(|e| e.to_string())?;
     let mut text = if out.timed_out {
