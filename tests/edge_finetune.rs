@@ -306,24 +306,6 @@ fn wav(samples: usize) -> Vec<u8> {
     v
 }
 
-fn b64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
-
 #[test]
 fn transcription_runs_the_configured_program_on_real_audio_only() {
     let voice = |mode: &str| {
@@ -360,7 +342,7 @@ fn transcription_runs_the_configured_program_on_real_audio_only() {
     let t = c
         .call(
             "edge.voice.transcribe",
-            Some(json!({"audioBase64": b64(&wav(8000))})),
+            Some(json!({"audioBase64": common::device::b64url(&wav(8000))})),
         )
         .unwrap();
     assert_eq!(t["text"], "heard 16044 bytes of RIFF audio", "{t}");
@@ -372,7 +354,7 @@ fn transcription_runs_the_configured_program_on_real_audio_only() {
     // What is not audio, or not ours to read, is refused before anything runs.
     for (params, word) in [
         (
-            json!({"audioBase64": b64(b"just some text, certainly not audio at all, but long enough to check")}),
+            json!({"audioBase64": common::device::b64url(b"just some text, certainly not audio at all, but long enough to check")}),
             "not audio",
         ),
         (json!({"audioBase64": "@@@"}), "base64"),
@@ -397,7 +379,7 @@ fn transcription_runs_the_configured_program_on_real_audio_only() {
         let e = c
             .call(
                 "edge.voice.transcribe",
-                Some(json!({"audioBase64": b64(&wav(1000))})),
+                Some(json!({"audioBase64": common::device::b64url(&wav(1000))})),
             )
             .unwrap_err();
         assert_eq!(code(&e), "UNAVAILABLE", "{e}");
