@@ -12,6 +12,7 @@ pub mod agent;
 pub mod bridge;
 pub mod defender;
 pub mod edge;
+pub mod limit_defaults;
 pub mod limits;
 pub mod memory;
 pub mod mesh;
