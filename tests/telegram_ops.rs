@@ -327,6 +327,13 @@ fn voice_notes_go_through_the_configured_transcriber() {
     tg.voice_message(ALLOWED, ALLOWED, "voice-1", 2);
     let r = wait_replies(&tg, &gw, ALLOWED, 1);
     assert_eq!(r[0], "echo: heard 600 bytes");
+    // It ran as an edge job (bounded by edge_max_jobs, listed like the others).
+    let jobs = gw
+        .client(&ALL_SCOPES)
+        .call("edge.jobs.list", Some(json!({"kind": "transcribe"})))
+        .unwrap();
+    assert_eq!(jobs["jobs"][0]["status"], "succeeded", "{jobs}");
+    assert_eq!(jobs["jobs"][0]["request"]["channel"], "telegram", "{jobs}");
     drop(gw);
     // A transcriber that hangs is killed at its timeout and the user is told.
     let hang = transcriber(&dir, "sleep 30");

@@ -21,6 +21,7 @@ pub mod finetune;
 pub mod host;
 pub mod jobs;
 pub mod tts;
+pub mod voice;
 
 use std::fmt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

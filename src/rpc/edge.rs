@@ -303,19 +303,9 @@ pub async fn voice_transcribe(ctx: &Ctx, params: Option<Value>) -> Result<Value,
         .run(move || transcribe_input(&dir, p, max))
         .await?
         .map_err(|e| RpcError::InvalidRequest(format!("edge.voice.transcribe: {e}")))?;
-    let mut spec = crate::edge::jobs::spec_for(ctx, &cmd, &Value::Null);
-    spec.stdin = None;
-    spec.args.push(path.display().to_string());
-    let judge: crate::edge::jobs::Judge = Box::new(|out| {
-        let text = out.stdout.trim();
-        if text.is_empty() {
-            return Err("the transcriber printed no text".into());
-        }
-        Ok(json!({"text": text, "truncated": out.truncated}))
-    });
     let request = json!({"audioPath": path.display().to_string(), "format": audio.format,
                          "bytes": bytes});
-    let made = crate::edge::jobs::run_job(ctx, "transcribe", request, spec, judge).await;
+    let made = crate::edge::voice::transcribe(ctx, &cmd, &path, request).await;
     if temporary {
         let _ = ctx.pool.run(move || std::fs::remove_file(path)).await;
     }

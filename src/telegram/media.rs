@@ -2,9 +2,10 @@
 //!
 //! Nothing is fetched past `limits.telegram_max_file_bytes`: the size Telegram states in the
 //! message and in `getFile` is checked first, and the download itself stops one byte past the
-//! cap. A voice note goes to `channels.telegram.transcribeCommand` (an absolute program plus
-//! fixed arguments; the audio file's path is appended) through the edge runner, with
-//! `transcribeTimeoutSecs` and the tool output cap; its stdout is the text the agent gets. With
+//! cap. A voice note goes to `channels.telegram.transcribeCommand` (else `[edge.voice]`: an
+//! absolute program plus fixed arguments; the audio file's path is appended) as a `transcribe`
+//! edge job (`edge::voice`: `transcribeTimeoutSecs`, `edge_output_bytes`, counted against
+//! `edge_max_jobs` and answered "try again" past it); its stdout is the text the agent gets. With
 //! no transcriber configured the user is told so, honestly, and nothing is downloaded. A file is
 //! read as UTF-8 text (its first `MAX_FILE_TEXT` bytes go to the agent, with its name); any other
 //! file is answered with what was not done. Audio is kept in `<state_dir>/media/` only while the
@@ -12,7 +13,6 @@
 
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
 use super::api::Message;
 use super::bridge::Telegram;
@@ -139,41 +139,44 @@ async fn transcribe(ctx: &Ctx, tg: &Telegram, message_id: i64, audio: Vec<u8>) -
             "I could not store your voice note for transcription; please send text.".into(),
         );
     }
-    let cmd = &tg.cfg.transcribe_command;
-    let mut args: Vec<String> = cmd[1..].to_vec();
-    args.push(path.display().to_string());
-    let spec = crate::edge::RunSpec {
-        program: PathBuf::from(&cmd[0]),
-        args,
-        cwd: None,
-        env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
-        timeout: Duration::from_secs(tg.cfg.transcribe_timeout_secs),
-        max_output_bytes: ctx.config.limits.tool_max_output_bytes,
-        stdin: None,
-        keep_tail: false,
-        max_file_bytes: None,
-        lines: None,
+    let cmd = crate::config::edge::ExternalCommand {
+        argv: tg.cfg.transcribe_command.clone(),
+        source: "channels.telegram.transcribeCommand".into(),
+        timeout_secs: tg.cfg.transcribe_timeout_secs,
     };
-    let out = crate::edge::run(spec).await;
+    let request = serde_json::json!({"audioPath": path.display().to_string(), "format": "ogg",
+                                     "channel": "telegram", "messageId": message_id});
+    let made = crate::edge::voice::transcribe(ctx, &cmd, &path, request).await;
     let p3 = path.clone();
     let _ = ctx.pool.run(move || std::fs::remove_file(p3)).await;
-    match out {
-        Ok(o) if o.timed_out => {
+    let made = match made {
+        Ok(m) => m,
+        Err(e) => {
+            log::warn!("telegram: transcription not started: {e}");
+            return Err(match e {
+                crate::edge::jobs::JobError::Busy { .. } => {
+                    "Too many programs are running right now; please try again in a minute \
+                     or send text."
+                }
+                crate::edge::jobs::JobError::Store(_) => {
+                    "The transcription program could not run; please send text."
+                }
+            }
+            .into());
+        }
+    };
+    match (made.status, made.result) {
+        ("succeeded", Some(r)) => Ok(r["text"].as_str().unwrap_or_default().to_string()),
+        ("timeout", _) => {
             Err("Transcription took too long and was stopped; please send text.".into())
         }
-        Ok(o) if o.code == Some(0) && !o.stdout.trim().is_empty() => Ok(o.stdout.trim().into()),
-        Ok(o) => {
+        (status, _) => {
             log::warn!(
-                "telegram: transcriber exited with {:?}/{:?}: {}",
-                o.code,
-                o.signal,
-                o.stderr.chars().take(200).collect::<String>()
+                "telegram: transcription job {} {status}: {}",
+                made.id,
+                made.error.unwrap_or_default()
             );
             Err("The transcription program failed on your voice note; please send text.".into())
-        }
-        Err(e) => {
-            log::warn!("telegram: transcriber could not run: {e}");
-            Err("The transcription program could not run; please send text.".into())
         }
     }
 }
