@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::error::CapacityError;
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message};
@@ -174,13 +175,18 @@ async fn session(ctx: &Rc<Ctx>, peer: &Rc<Peer>, q: PeerQueues, tx: &mut WsTx, r
             Step::In(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => {}
             Step::In(Some(Err(WsError::Capacity(e)))) => {
                 log::info!("conn {}: {e}", peer.conn_id);
-                let close = Close {
-                    code: 1009,
-                    reason: format!(
+                // The limit that was hit: a single frame past `max_frame_bytes` and a message
+                // past `max_message_bytes` both come as `MessageTooLong` with that limit.
+                let reason = match e {
+                    CapacityError::MessageTooLong { size, max_size } => {
+                        format!("message too big ({size} bytes, max {max_size})")
+                    }
+                    _ => format!(
                         "message too big (max {} bytes)",
                         ctx.config.limits.max_message_bytes
                     ),
                 };
+                let close = Close { code: 1009, reason };
                 send_close(tx, &close, wt).await;
                 return;
             }
