@@ -6,6 +6,12 @@
 
 use std::process::ExitCode;
 
+/// Static builds: dlmalloc coalesces and returns freed memory, where musl's mallocng kept it
+/// resident and RSS grew with every burst (README "Memory allocator").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     let top: openclaw_edge::cli::Top = argh::from_env();
     ExitCode::from(openclaw_edge::cli::main(top))
