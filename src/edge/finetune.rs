@@ -10,7 +10,9 @@
 //! weights. The export stops at `limits.finetune_max_samples` examples or
 //! `limits.finetune_max_dataset_bytes` bytes; what was left out is counted in the statistics,
 //! which are the real figures of what was (or, for a dry run, would be) written: the SHA-256 of
-//! the bytes, example and character counts. It runs on the store thread (`Store::read`).
+//! the bytes, example and character counts. It runs on the store thread in steps of about
+//! `STEP_MESSAGES` messages (`Export::step`, one `Store::read` each), so chats and other store
+//! work go on while a large set is exported.
 //!
 //! A trainer reports progress by printing JSON lines with any of `progress` (0-1), `step`,
 //! `totalSteps`, `epoch`, `totalEpochs`, `loss`, `learningRate`, `message` (`parse_progress`);
@@ -141,31 +143,85 @@ impl std::fmt::Display for ExportError {
 /// Replaces secrets in a text; `None` when it found none.
 pub type Scrub<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// Writes the examples of the stored transcripts to `out` (see the module doc).
-pub fn export(
-    db: &Db,
-    o: &ExportOpts,
-    scrub: Scrub<'_>,
-    out: &mut dyn Write,
-) -> Result<ExportStats, ExportError> {
-    let keys: Vec<String> = if o.sessions.is_empty() {
-        let mut st = db
-            .conn
-            .prepare_cached("SELECT key FROM sessions ORDER BY updated_at DESC, key")?;
-        st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-    } else {
-        o.sessions.clone()
-    };
-    let mut s = ExportStats::default();
-    let mut hash = Sha256::new();
-    let mut st = db.conn.prepare_cached(
-        "SELECT session_id, role, body, ts FROM messages WHERE session_key = ?1 ORDER BY seq",
-    )?;
-    for key in keys {
+/// Messages one `Export::step` reads at most (whole sessions: it stops at the first session
+/// boundary past it), so an export never holds the store thread for long.
+pub const STEP_MESSAGES: usize = 2000;
+
+/// An export in progress: it runs in steps (`step`, each one store job) so other store work
+/// goes on between them, then `finish` gives the figures. `Send`, so it moves into each job.
+pub struct Export {
+    opts: ExportOpts,
+    keys: Option<Vec<String>>,
+    next: usize,
+    stats: ExportStats,
+    hash: Sha256,
+    out: Box<dyn Write + Send>,
+}
+
+impl Export {
+    /// An export of `opts` into `out` (`std::io::sink()` for a dry run).
+    pub fn new(opts: ExportOpts, out: Box<dyn Write + Send>) -> Export {
+        Export {
+            opts,
+            keys: None,
+            next: 0,
+            stats: ExportStats::default(),
+            hash: Sha256::new(),
+            out,
+        }
+    }
+
+    /// Exports the next sessions, whole ones until `budget` messages were read (the RPC uses
+    /// `STEP_MESSAGES`); `true` when none are left.
+    pub fn step(&mut self, db: &Db, scrub: Scrub<'_>, budget: usize) -> Result<bool, ExportError> {
+        if self.keys.is_none() {
+            self.keys = Some(if self.opts.sessions.is_empty() {
+                let mut st = db
+                    .conn
+                    .prepare_cached("SELECT key FROM sessions ORDER BY updated_at DESC, key")?;
+                st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+            } else {
+                self.opts.sessions.clone()
+            });
+        }
+        let keys = self.keys.take().unwrap_or_default();
+        let mut read = 0usize;
+        let mut result = Ok(());
+        while self.next < keys.len() && read < budget {
+            match self.session(db, scrub, &keys[self.next]) {
+                Ok(n) => read += n.max(1),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            self.next += 1;
+        }
+        let done = self.next >= keys.len();
+        self.keys = Some(keys);
+        result.map(|()| done)
+    }
+
+    /// Flushes the output and gives the figures.
+    pub fn finish(mut self) -> Result<ExportStats, ExportError> {
+        self.out
+            .flush()
+            .map_err(|e| ExportError::Write(e.to_string()))?;
+        self.stats.sha256 = crate::ids::hex(&self.hash.finalize());
+        Ok(self.stats)
+    }
+
+    /// Exports one session's exchanges; returns how many messages it read.
+    fn session(&mut self, db: &Db, scrub: Scrub<'_>, key: &str) -> Result<usize, ExportError> {
+        let mut st = db.conn.prepare_cached(
+            "SELECT session_id, role, body, ts FROM messages WHERE session_key = ?1 ORDER BY seq",
+        )?;
+        let s = &mut self.stats;
         s.sessions_scanned += 1;
         let before = s.examples;
         let mut sid = String::new();
         let mut user: Option<(String, u64)> = None;
+        let mut read = 0usize;
         let rows = st.query_map(params![key], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -176,6 +232,7 @@ pub fn export(
         })?;
         for row in rows {
             let (session_id, role, body, ts) = row?;
+            read += 1;
             if session_id != sid {
                 // A reset starts a new conversation: an open question stays unanswered.
                 s.unanswered += usize::from(user.take().is_some());
@@ -195,7 +252,9 @@ pub fn export(
                 }
                 "assistant" => {
                     if let Some((u, uts)) = user.take() {
-                        add_example(&mut s, &mut hash, o, scrub, out, (&u, uts), (text, ts))?;
+                        let out: &mut dyn Write = &mut *self.out;
+                        let sink = (&mut self.hash, out);
+                        add_example(s, sink, &self.opts, scrub, (&u, uts), (text, ts))?;
                     }
                 }
                 _ => {}
@@ -203,18 +262,16 @@ pub fn export(
         }
         s.unanswered += usize::from(user.is_some());
         s.sessions += usize::from(s.examples > before);
+        Ok(read)
     }
-    s.sha256 = crate::ids::hex(&hash.finalize());
-    Ok(s)
 }
 
 /// Writes one exchange, or counts why it was left out.
 fn add_example(
     s: &mut ExportStats,
-    hash: &mut Sha256,
+    (hash, out): (&mut Sha256, &mut dyn Write),
     o: &ExportOpts,
     scrub: Scrub<'_>,
-    out: &mut dyn Write,
     (user, user_ts): (&str, u64),
     (reply, reply_ts): (&str, i64),
 ) -> Result<(), ExportError> {
@@ -349,6 +406,79 @@ pub fn prune_runs(root: &Path, keep: usize, running: &[String]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs an export of every session in steps of `budget` messages.
+    fn run(db: &Db, budget: usize) -> (ExportStats, usize, Vec<u8>) {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let opts = ExportOpts {
+            sessions: Vec::new(),
+            max_samples: 100,
+            max_bytes: 1 << 20,
+        };
+        let mut ex = Export::new(opts, Box::new(Shared(buf.clone())));
+        let scrub = |t: &str| t.contains("sk-").then(|| t.replace("sk-", "[REDACTED]"));
+        let mut steps = 1;
+        while !ex.step(db, &scrub, budget).unwrap() {
+            steps += 1;
+        }
+        let stats = ex.finish().unwrap();
+        let bytes = buf.lock().unwrap().clone();
+        (stats, steps, bytes)
+    }
+
+    #[test]
+    fn an_export_in_steps_writes_what_one_step_writes() {
+        let db = crate::store::telegram::test_db("finetune");
+        for (i, key) in ["a", "b", "c"].iter().enumerate() {
+            db.conn
+                .execute(
+                    "INSERT INTO sessions (key, agent_id, session_id, kind, created_at, \
+                     updated_at) VALUES (?1, 'main', ?1, 'direct', 1, ?2)",
+                    params![key, i as i64],
+                )
+                .unwrap();
+            let say = |role: &str, text: &str| {
+                let body = json!({"role": role, "content": [{"type": "text", "text": text}]});
+                let now = 10 + i as u64;
+                crate::store::messages::append(&db, key, role, &body, None, now).unwrap();
+            };
+            say("user", &format!("question {key}"));
+            say("user", "with my key sk-abc");
+            say("assistant", &format!("answer {key}"));
+            say("tool", "tool output");
+            say("user", "never answered");
+        }
+        let (one, steps, bytes) = run(&db, 1_000);
+        assert_eq!(steps, 1);
+        let (three, steps3, bytes3) = run(&db, 1);
+        assert_eq!(steps3, 3, "one session per step at budget 1");
+        assert_eq!((one.clone(), bytes.clone()), (three, bytes3));
+        assert_eq!(
+            (one.examples, one.sessions, one.sessions_scanned),
+            (3, 3, 3)
+        );
+        assert_eq!((one.unanswered, one.tool_messages, one.redacted), (3, 3, 3));
+        assert_eq!(one.bytes, bytes.len());
+        let text = String::from_utf8(bytes).unwrap();
+        let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        // Newest session first; the two user messages joined; the key scrubbed.
+        assert_eq!(
+            first["messages"][0]["content"],
+            "question c\nwith my key [REDACTED]abc"
+        );
+        assert_eq!(first["messages"][1]["content"], "answer c");
+        assert!(!text.contains("sk-"));
+    }
 
     #[test]
     fn progress_lines_are_parsed_and_other_lines_are_not() {

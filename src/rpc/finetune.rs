@@ -187,42 +187,48 @@ fn trainer_json(ctx: &Ctx) -> Value {
     })
 }
 
-/// Exports the training set of `opts` into `path` (or only measures it, with `None`) on the
-/// store thread, secrets scrubbed by the defender.
+/// Exports the training set of `opts` into `path` (or only measures it, with `None`) in store
+/// jobs of `finetune::STEP_MESSAGES` messages, secrets scrubbed by the defender.
 async fn export(
     ctx: &Ctx,
     opts: ExportOpts,
     path: Option<std::path::PathBuf>,
 ) -> Result<ExportStats, String> {
-    let pipeline = Arc::clone(&ctx.agent.defender.pipeline);
-    let ran = ctx
-        .store
-        .read(move |db| {
-            let scrub = |t: &str| pipeline.scrub_secrets(t);
-            let done = match path {
-                None => finetune::export(db, &opts, &scrub, &mut std::io::sink()),
-                Some(p) => {
-                    use std::io::Write;
-                    match std::fs::File::create(&p) {
-                        Err(e) => Err(finetune::ExportError::Write(format!(
-                            "{}: {e}",
-                            p.display()
-                        ))),
-                        Ok(f) => {
-                            let mut w = std::io::BufWriter::new(f);
-                            finetune::export(db, &opts, &scrub, &mut w).and_then(|s| {
-                                w.flush()
-                                    .map_err(|e| finetune::ExportError::Write(e.to_string()))?;
-                                Ok(s)
-                            })
-                        }
-                    }
-                }
-            };
-            Ok(done.map_err(|e| e.to_string()))
-        })
-        .await;
-    ran.map_err(|e| format!("cannot read the transcripts: {e}"))?
+    let out: Box<dyn std::io::Write + Send> = match path {
+        None => Box::new(std::io::sink()),
+        Some(p) => {
+            let made = ctx
+                .pool
+                .run(move || {
+                    std::fs::File::create(&p)
+                        .map_err(|e| format!("cannot write the dataset {}: {e}", p.display()))
+                })
+                .await;
+            Box::new(std::io::BufWriter::new(made.map_err(|e| e.to_string())??))
+        }
+    };
+    let mut ex = finetune::Export::new(opts, out);
+    loop {
+        let pipeline = Arc::clone(&ctx.agent.defender.pipeline);
+        let stepped = ctx
+            .store
+            .read(move |db| {
+                let scrub = |t: &str| pipeline.scrub_secrets(t);
+                let done = ex.step(db, &scrub, finetune::STEP_MESSAGES);
+                Ok((ex, done))
+            })
+            .await
+            .map_err(|e| format!("cannot read the transcripts: {e}"))?;
+        ex = stepped.0;
+        if stepped.1.map_err(|e| e.to_string())? {
+            break;
+        }
+    }
+    ctx.pool
+        .run(move || ex.finish())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// `edge.finetune.run` (see the module doc).
