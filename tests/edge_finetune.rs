@@ -311,7 +311,7 @@ fn transcription_runs_the_configured_program_on_real_audio_only() {
     let voice = |mode: &str| {
         format!(
             "[edge.voice]\ncommand = [\"{}\", \"{mode}\"]\ntimeoutSecs = 5\n\
-             [edge.tts]\ncommand = [\"{}\"]\n",
+             [edge.tts]\ncommand = [\"{}\"]\n[limits]\ntelegram_max_file_bytes = 33000\n",
             common::edge_fixture("transcribe.sh"),
             common::edge_fixture("tts.sh")
         )
@@ -358,6 +358,10 @@ fn transcription_runs_the_configured_program_on_real_audio_only() {
             "not audio",
         ),
         (json!({"audioBase64": "@@@"}), "base64"),
+        (
+            json!({"audioBase64": common::device::b64url(&wav(17000))}),
+            "34044 bytes; at most 33000",
+        ),
         (json!({"audioPath": "/etc/passwd"}), "must be a file under"),
         (json!({}), "exactly one"),
         (

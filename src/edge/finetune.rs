@@ -407,8 +407,8 @@ pub fn prune_runs(root: &Path, keep: usize, running: &[String]) -> usize {
 mod tests {
     use super::*;
 
-    /// Runs an export of every session in steps of `budget` messages.
-    fn run(db: &Db, budget: usize) -> (ExportStats, usize, Vec<u8>) {
+    /// Runs an export of every session in steps of `budget` messages, at most `max_bytes`.
+    fn run(db: &Db, budget: usize, max_bytes: usize) -> (ExportStats, usize, Vec<u8>) {
         let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
         impl Write for Shared {
@@ -423,7 +423,7 @@ mod tests {
         let opts = ExportOpts {
             sessions: Vec::new(),
             max_samples: 100,
-            max_bytes: 1 << 20,
+            max_bytes,
         };
         let mut ex = Export::new(opts, Box::new(Shared(buf.clone())));
         let scrub = |t: &str| t.contains("sk-").then(|| t.replace("sk-", "[REDACTED]"));
@@ -458,9 +458,9 @@ mod tests {
             say("tool", "tool output");
             say("user", "never answered");
         }
-        let (one, steps, bytes) = run(&db, 1_000);
+        let (one, steps, bytes) = run(&db, 1_000, 1 << 20);
         assert_eq!(steps, 1);
-        let (three, steps3, bytes3) = run(&db, 1);
+        let (three, steps3, bytes3) = run(&db, 1, 1 << 20);
         assert_eq!(steps3, 3, "one session per step at budget 1");
         assert_eq!((one.clone(), bytes.clone()), (three, bytes3));
         assert_eq!(
@@ -478,6 +478,11 @@ mod tests {
         );
         assert_eq!(first["messages"][1]["content"], "answer c");
         assert!(!text.contains("sk-"));
+        // finetune_max_dataset_bytes: the export stops before passing it and counts the rest.
+        let cap = one.bytes / 3 + 10;
+        let (capped, _, capped_bytes) = run(&db, 1_000, cap);
+        assert_eq!((capped.examples, capped.over_limit), (1, 2));
+        assert!(capped_bytes.len() <= cap && capped.bytes == capped_bytes.len());
     }
 
     #[test]
