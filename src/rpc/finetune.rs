@@ -430,7 +430,8 @@ async fn progress(ctx: &Ctx, id: &str, lines: smol::channel::Receiver<String>) {
     }
 }
 
-/// `edge.finetune.status {}` → `{trainer, running, jobs, counts, limits, runsDir}`.
+/// `edge.finetune.status {}` → `{trainer, running, jobs (newest 20), counts (by status, of the
+/// newest 100), limits, runsDir}`.
 pub async fn status(ctx: &Ctx, params: Option<Value>) -> Result<Value, RpcError> {
     let _: NoParams = parse_params("edge.finetune.status", params)?;
     let all = ctx
