@@ -4,8 +4,6 @@
 // searches, exports and forgets through the gateway.
 mod common;
 
-use std::process::Command;
-
 use common::openai::FakeOpenAi;
 use common::{ALL_SCOPES, Gateway};
 use serde_json::{Value, json};
@@ -28,19 +26,6 @@ fn system_of_last(ai: &FakeOpenAi) -> Vec<String> {
         .filter(|m| m["role"] == "system")
         .map(|m| m["content"].as_str().unwrap_or("").to_string())
         .collect()
-}
-
-fn cli(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
-        .args(args)
-        .args(["--url", &gw.url(), "--token", &gw.token])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -124,17 +109,17 @@ fn the_cli_imports_searches_exports_and_forgets_and_the_store_stays_at_its_bound
             .to_string(),
     );
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let (rc, out, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    let (rc, out, err) = common::cli(&gw, &["memory", "import", file.to_str().unwrap()]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("imported 121"), "{out}");
-    let (rc, out, _) = cli(&gw, &["memory", "status", "--json"]);
+    let (rc, out, _) = common::cli(&gw, &["memory", "status", "--json"]);
     assert_eq!(rc, 0);
     let s: Value = serde_json::from_str(out.trim()).unwrap();
     assert!(s["entries"].as_u64().unwrap() <= 50, "bounded: {s}");
     assert!(s["evictedTotal"].as_u64().unwrap() >= 71, "{s}");
     assert!(s["lastEvictionAt"].is_u64(), "{s}");
     // The newest import is still there and found by a paraphrase with a typo.
-    let (rc, out, err) = cli(
+    let (rc, out, err) = common::cli(
         &gw,
         &["memory", "search", "when is the boiler servise", "--json"],
     );
@@ -145,7 +130,7 @@ fn the_cli_imports_searches_exports_and_forgets_and_the_store_stays_at_its_bound
     assert_eq!(first["createdAt"], 1_700_000_000_000u64);
     // Export: one JSON line per stored entry.
     let export = dir.join("out.jsonl");
-    let (rc, _, err) = cli(
+    let (rc, _, err) = common::cli(
         &gw,
         &["memory", "export", "--out", export.to_str().unwrap()],
     );
@@ -154,13 +139,13 @@ fn the_cli_imports_searches_exports_and_forgets_and_the_store_stays_at_its_bound
     assert_eq!(n, s["entries"].as_u64().unwrap());
     // Forget it; it is gone from search.
     let id = first["id"].to_string();
-    let (rc, out, _) = cli(&gw, &["memory", "forget", &id]);
+    let (rc, out, _) = common::cli(&gw, &["memory", "forget", &id]);
     assert_eq!((rc, out.trim()), (0, "forgotten: 1"));
-    let (_, out, _) = cli(&gw, &["memory", "search", "boiler service", "--json"]);
+    let (_, out, _) = common::cli(&gw, &["memory", "search", "boiler service", "--json"]);
     assert!(!out.contains("boiler"), "{out}");
     // A malformed import line is refused with its line number; nothing partial is claimed.
     std::fs::write(&file, "{\"text\": \"ok\"}\nnot json\n").unwrap();
-    let (rc, _, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    let (rc, _, err) = common::cli(&gw, &["memory", "import", file.to_str().unwrap()]);
     assert_eq!(rc, 1);
     assert!(err.contains("line 2"), "{err}");
 }
@@ -249,7 +234,7 @@ fn the_cli_imports_a_large_file_in_frames_the_edge_profile_accepts() {
         })
         .collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let (rc, out, err) = cli(&gw, &["memory", "import", file.to_str().unwrap()]);
+    let (rc, out, err) = common::cli(&gw, &["memory", "import", file.to_str().unwrap()]);
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.contains("imported 600"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -4,7 +4,6 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 use std::time::Duration;
 
 use common::openai::{Behavior, FakeOpenAi};
@@ -43,19 +42,6 @@ fn wait_replies(tg: &FakeTelegram, gw: &Gateway, chat: i64, n: usize) -> Vec<Str
     texts(tg, chat)
 }
 
-fn cli(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
-        .args(args)
-        .args(["--url", &gw.url(), "--token", &gw.token])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn code_in(text: &str) -> String {
     let at = text.find("pairing code: ").expect(text) + "pairing code: ".len();
     text[at..at + 8].to_string()
@@ -79,7 +65,7 @@ fn pairing_codes_are_approved_from_the_cli_and_dismissed_over_rpc() {
     let r = wait_replies(&tg, &gw, ann, 2);
     assert_eq!(code_in(&r[1]), code);
 
-    let (rc, out, err) = cli(&gw, &["pairing", "list", "--json"]);
+    let (rc, out, err) = common::cli(&gw, &["pairing", "list", "--json"]);
     assert_eq!(rc, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["requests"][0]["requestId"], json!(code));
@@ -87,11 +73,11 @@ fn pairing_codes_are_approved_from_the_cli_and_dismissed_over_rpc() {
     assert_eq!(v["limits"]["pendingPerAccount"], json!(3));
 
     // A typo'd code is refused with a clear error; the right one (lowercase, dashed) works.
-    let (rc, _, err) = cli(&gw, &["pairing", "approve", "ZZZZZZZZ"]);
+    let (rc, _, err) = common::cli(&gw, &["pairing", "approve", "ZZZZZZZZ"]);
     assert_eq!(rc, 1, "{err}");
     assert!(err.contains("no pending pairing request"), "{err}");
     let typed = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
-    let (rc, out, err) = cli(&gw, &["pairing", "approve", &typed, "--json"]);
+    let (rc, out, err) = common::cli(&gw, &["pairing", "approve", &typed, "--json"]);
     assert_eq!(rc, 0, "{err}");
     assert!(out.contains("\"notification\":\"sent\""), "{out}");
     let r = wait_replies(&tg, &gw, ann, 3);

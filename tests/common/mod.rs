@@ -429,3 +429,18 @@ pub fn edge_fixture(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// Runs the real binary's CLI with `args` against `gw` (`--url`, `--token` appended); returns
+/// the exit code, stdout and stderr.
+pub fn cli(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_openclaw-edge"))
+        .args(args)
+        .args(["--url", &gw.url(), "--token", &gw.token])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
